@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from common.fields import SecretCharField
+from common.models import TimeStamped, money_field
+
+
+class ExchangeAccount(TimeStamped):
+    """One set of credentials on one exchange, owned by one user.
+
+    The key, secret and passphrase are encrypted at rest and decrypted only by the
+    gateway, in the process that calls the exchange. Only ``key_last4`` is ever shown.
+    """
+
+    class Mode(models.TextChoices):
+        LIVE = "live", "Live"
+        TESTNET = "testnet", "Testnet"
+        SIMULATOR = "simulator", "Simulator"
+        PAPER = "paper", "Paper"
+
+    class MarketType(models.TextChoices):
+        SPOT = "spot", "Spot"
+        SWAP = "swap", "Perpetual swap"
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="exchange_accounts"
+    )
+    exchange_id = models.CharField(max_length=50, help_text="ccxt exchange id, e.g. binance.")
+    label = models.CharField(max_length=100)
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.SIMULATOR)
+    market_type = models.CharField(
+        max_length=10, choices=MarketType.choices, default=MarketType.SPOT
+    )
+    api_key = SecretCharField(max_length=512, blank=True, default="")
+    api_secret = SecretCharField(max_length=512, blank=True, default="")
+    api_passphrase = SecretCharField(max_length=512, blank=True, default="")
+    key_last4 = models.CharField(max_length=4, blank=True, default="", editable=False)
+    can_trade = models.BooleanField(
+        default=False, help_text="Orders may be sent from this account. Off: read-only."
+    )
+    is_active = models.BooleanField(default=True)
+    last_sync_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    last_error_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["owner", "label"], name="account_label_unique_per_owner"
+            ),
+        ]
+        indexes = [models.Index(fields=["owner", "is_active"])]
+
+    def __str__(self) -> str:
+        return f"{self.label} ({self.exchange_id} {self.mode} {self.market_type})"
+
+    @property
+    def masked_key(self) -> str:
+        return f"****{self.key_last4}" if self.key_last4 else ""
+
+    @property
+    def needs_credentials(self) -> bool:
+        return self.mode != self.Mode.PAPER
+
+
+class ExchangeSyncState(models.Model):
+    """Health of one kind of exchange traffic for an account (REST sync or a stream)."""
+
+    class Kind(models.TextChoices):
+        CONNECTION = "connection", "Connection check"
+        BALANCES = "balances", "Balances"
+        POSITIONS = "positions", "Positions"
+        ORDERS = "orders", "Orders"
+        TRADES = "trades", "Trades"
+        MARKETS = "markets", "Markets"
+        STREAM = "stream", "Websocket stream"
+
+    account = models.ForeignKey(
+        ExchangeAccount, on_delete=models.CASCADE, related_name="sync_states"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    consecutive_errors = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    ws_connected = models.BooleanField(default=False)
+    ws_last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    ws_reconnects = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["account_id", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "kind"], name="sync_state_unique_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id}:{self.kind}"
+
+
+class AccountGroup(TimeStamped):
+    """Accounts that trade together; a group signal is split by each member's weight."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="account_groups"
+    )
+    name = models.CharField(max_length=100)
+    accounts = models.ManyToManyField(ExchangeAccount, through="AccountGroupMember")
+
+    class Meta:
+        ordering = ["pk"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="account_group_unique_name"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class AccountGroupMember(models.Model):
+    group = models.ForeignKey(AccountGroup, on_delete=models.CASCADE, related_name="members")
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE)
+    weight = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        validators=[MinValueValidator(0), MaxValueValidator(1)],
+        help_text="Share of the group's size, 0..1.",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "account"], name="group_member_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group_id}:{self.account_id} x{self.weight}"
+
+
+class BalanceSnapshot(models.Model):
+    """One asset's balance at one moment, for history and the equity curve."""
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="snapshots")
+    asset = models.CharField(max_length=20)
+    total = money_field()
+    free = money_field()
+    used = money_field()
+    value_quote = money_field(null=True, blank=True)
+    quote_asset = models.CharField(max_length=20, blank=True, default="")
+    taken_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-taken_at"]
+        indexes = [models.Index(fields=["account", "asset", "-taken_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.asset} {self.total} @ {self.taken_at:%Y-%m-%d %H:%M}"

@@ -1,0 +1,28 @@
+"""Reads for the accounts app. Every queryset that serves a user is scoped to that user."""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+
+from accounts.models import ExchangeAccount, ExchangeSyncState
+
+
+def account_list(*, user) -> QuerySet[ExchangeAccount]:
+    return ExchangeAccount.objects.filter(owner=user).prefetch_related("sync_states")
+
+
+def account_get(*, user, pk: int) -> ExchangeAccount:
+    """The user's account ``pk``; another user's account is indistinguishable from none."""
+    return account_list(user=user).get(pk=pk)
+
+
+def account_ids_for_user(*, user) -> list[int]:
+    return list(ExchangeAccount.objects.filter(owner=user).values_list("pk", flat=True))
+
+
+def active_accounts() -> QuerySet[ExchangeAccount]:
+    return ExchangeAccount.objects.filter(is_active=True).exclude(mode=ExchangeAccount.Mode.PAPER)
+
+
+def sync_state_list(*, account: ExchangeAccount) -> QuerySet[ExchangeSyncState]:
+    return ExchangeSyncState.objects.filter(account=account)

@@ -1,0 +1,22 @@
+"""One exception handler for the API: domain errors become clear 4xx/503 answers."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import exceptions
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from common.exceptions import ApplicationError
+
+
+def exception_handler(exc, context):
+    if isinstance(exc, ApplicationError):
+        body = {"detail": exc.message, "code": exc.code}
+        if exc.extra:
+            body.update(exc.extra)
+        return Response(body, status=exc.status_code)
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
+        exc = exceptions.ValidationError(detail=detail)
+    return drf_exception_handler(exc, context)

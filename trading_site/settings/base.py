@@ -1,0 +1,226 @@
+"""Settings shared by every environment.
+
+Everything that differs between machines is read from the environment through
+django-environ: ``DJANGO_*`` for Django itself, plain names for infrastructure
+(``DATABASE_URL``, ``REDIS_URL``). ``local`` and ``test`` supply development
+defaults; ``production`` has none and refuses to start without its secrets.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(environ.Env().str("VAR_DIR", default=str(BASE_DIR / "var")))
+
+env = environ.Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=[])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    # daphne first: its runserver serves ASGI (HTTP and websockets).
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "django_celery_beat",
+    "channels",
+    "common",
+    "realtime",
+    "accounts",
+    "orders",
+    "positions",
+    "strategies",
+    "risk",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "trading_site.urls"
+ASGI_APPLICATION = "trading_site.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+
+def database_config(url: str | None) -> dict:
+    """PostgreSQL from DATABASE_URL, or SQLite in WAL mode under var/."""
+    if url:
+        config = env.db_url_config(url)
+        config.setdefault("CONN_MAX_AGE", 60)
+        config["CONN_HEALTH_CHECKS"] = True
+        return config
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / "db.sqlite3",
+        "OPTIONS": {
+            # WAL lets the web, worker and beat processes read while one writes;
+            # IMMEDIATE makes writers queue on the lock instead of failing on upgrade.
+            "transaction_mode": "IMMEDIATE",
+            "timeout": 20,
+            "init_command": (
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;"
+            ),
+        },
+    }
+
+
+DATABASES = {"default": database_config(env.str("DATABASE_URL", default=""))}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+ATOMIC_REQUESTS = False
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = BASE_DIR / "staticfiles"
+
+LOGIN_URL = "admin:login"
+
+# --- Redis: Celery broker, Channels layer, cache -------------------------------------------
+# REDIS_URL is required outside local/test; those start an embedded server when unset.
+REDIS_URL = env.str("REDIS_URL", default="")
+
+
+def redis_settings(redis_url: str) -> dict:
+    """Broker, channel layer and cache all on one Redis, on separate logical databases."""
+    base = redis_url.rstrip("/")
+    if base.rsplit("/", 1)[-1].isdigit():
+        base = base.rsplit("/", 1)[0]
+    return {
+        "CELERY_BROKER_URL": f"{base}/0",
+        "CHANNEL_LAYERS": {
+            "default": {
+                "BACKEND": "channels_redis.core.RedisChannelLayer",
+                "CONFIG": {"hosts": [f"{base}/1"]},
+            }
+        },
+        "CACHES": {
+            "default": {
+                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "LOCATION": f"{base}/2",
+                "KEY_PREFIX": "tp",
+            }
+        },
+    }
+
+
+# --- Celery (read by trading_site/celery.py with namespace CELERY) --------------------------
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_TIME_LIMIT = 120
+CELERY_TASK_SOFT_TIME_LIMIT = 90
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES_NAMES = ("orders", "sync", "strategies", "default")
+CELERY_TASK_ROUTES = {
+    "orders.*": {"queue": "orders"},
+    "accounts.*": {"queue": "sync"},
+    "positions.*": {"queue": "sync"},
+    "strategies.*": {"queue": "strategies"},
+}
+# With acks_late a task stays reserved in Redis until it finishes; the visibility
+# timeout must exceed the longest task or Redis hands it to a second worker.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TIMEZONE = "UTC"
+
+# --- Django REST framework -------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "common.api.exception_handler",
+    "COERCE_DECIMAL_TO_STRING": True,
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "PAGE_SIZE": 100,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Trading platform API",
+    "DESCRIPTION": "Place and cancel orders, send signals, read accounts, positions and risk.",
+    "VERSION": "0.1.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Exchange API secrets --------------------------------------------------------------------
+# django-fernet-encrypted-fields derives Fernet keys from SECRET_KEY (+ fallbacks) and
+# SALT_KEY. We keep a dedicated key list instead (common.fields), so that rotating
+# Django's SECRET_KEY never makes stored exchange credentials unreadable.
+# First key encrypts; every key decrypts (rotation: prepend a new key, re-save, drop the old).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+SALT_KEY = env.list("FIELD_ENCRYPTION_SALT", default=["trading-platform"])
+
+# --- The platform ---------------------------------------------------------------------------
+# Where the local exchange simulator listens; accounts in `simulator` mode talk to it.
+SIMULATOR_URL = env.str("SIMULATOR_URL", default="http://127.0.0.1:8765")
+# How long loaded markets stay in the shared cache before a client reloads them.
+MARKETS_CACHE_SECONDS = env.int("MARKETS_CACHE_SECONDS", default=3600)
+# Network timeout of every ccxt client, in milliseconds.
+EXCHANGE_TIMEOUT_MS = env.int("EXCHANGE_TIMEOUT_MS", default=10_000)
+# /healthz: beat counts as stale when its heartbeat is older than this.
+HEALTH_BEAT_MAX_AGE_SECONDS = env.int("HEALTH_BEAT_MAX_AGE_SECONDS", default=120)
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "ccxt": {"level": "WARNING"},
+    },
+}

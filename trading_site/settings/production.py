@@ -1,0 +1,44 @@
+"""Production: no insecure defaults. A missing secret stops the process at start-up."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .base import *  # noqa: F403
+from .base import env, redis_settings
+
+
+def required(name: str, value):
+    if not value:
+        raise ImproperlyConfigured(
+            f"{name} is not set. Production settings have no default for it; "
+            f"set it in the environment (see README, 'Production')."
+        )
+    return value
+
+
+DEBUG = False
+SECRET_KEY = required("DJANGO_SECRET_KEY", env.str("DJANGO_SECRET_KEY", default=""))
+ALLOWED_HOSTS = required("DJANGO_ALLOWED_HOSTS", env.list("DJANGO_ALLOWED_HOSTS", default=[]))
+FIELD_ENCRYPTION_KEYS = required(
+    "FIELD_ENCRYPTION_KEYS", env.list("FIELD_ENCRYPTION_KEYS", default=[])
+)
+DATABASES = {
+    "default": env.db_url_config(required("DATABASE_URL", env.str("DATABASE_URL", default="")))
+}
+DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+REDIS_URL = required("REDIS_URL", env.str("REDIS_URL", default=""))
+globals().update(redis_settings(REDIS_URL))
+
+# HTTPS is terminated by the load balancer in front of daphne.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SESSION_COOKIE_SECURE = True
+CSRF_COOKIE_SECURE = True
+SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"

@@ -1,0 +1,25 @@
+"""The test suite: real PostgreSQL and Redis when DATABASE_URL / REDIS_URL are set (CI),
+otherwise SQLite and an embedded Redis, exactly like `make run`."""
+
+from __future__ import annotations
+
+from .base import *  # noqa: F403
+from .base import VAR_DIR, env, redis_settings
+
+DEBUG = False
+SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
+ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
+FIELD_ENCRYPTION_KEYS = ["2PUdC-W5ihO3ZOagRKBr4eCRxZp2Uu26qx5H0LuiVkQ="]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+REDIS_URL = env.str("REDIS_URL", default="")
+if not REDIS_URL:
+    from common.embedded_redis import ensure_redis_url
+
+    REDIS_URL = ensure_redis_url(VAR_DIR / "test")
+globals().update(redis_settings(REDIS_URL))
+# Tests that are about the channel layer use it through channels' testing tools;
+# an in-memory layer keeps them independent of the Redis that Celery tests use.
+CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Each test process gets its own cache prefix so parallel runs never share state.
+CACHES["default"]["KEY_PREFIX"] = f"test-{__import__('os').getpid()}"  # noqa: F405

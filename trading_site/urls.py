@@ -1,0 +1,10 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from common.health import healthz
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("api/", include("trading_site.api")),
+]
