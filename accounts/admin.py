@@ -1,0 +1,181 @@
+"""Admin for exchange accounts. Credentials are write-only here: never rendered back."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+
+from accounts import gateway, services
+from accounts.models import (
+    AccountGroup,
+    AccountGroupMember,
+    BalanceSnapshot,
+    ExchangeAccount,
+    ExchangeSyncState,
+)
+from common.exceptions import ApplicationError
+
+
+def _secret_input(label: str) -> forms.CharField:
+    return forms.CharField(
+        label=label,
+        required=False,
+        strip=True,
+        max_length=256,
+        # render_value=False: the page never carries a stored credential back out.
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only. Leave blank to keep the stored value.",
+    )
+
+
+class ExchangeAccountForm(forms.ModelForm):
+    new_api_key = _secret_input("API key")
+    new_api_secret = _secret_input("API secret")
+    new_api_passphrase = _secret_input("API passphrase")
+
+    class Meta:
+        model = ExchangeAccount
+        fields = ["owner", "exchange_id", "label", "mode", "market_type", "can_trade", "is_active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.instance.pk is None and self.errors == {}:
+            try:
+                gateway.validate_exchange(
+                    exchange_id=cleaned.get("exchange_id", ""),
+                    mode=cleaned.get("mode", ""),
+                    market_type=cleaned.get("market_type", ""),
+                )
+                services._check_credentials(
+                    exchange_id=cleaned["exchange_id"],
+                    mode=cleaned["mode"],
+                    api_key=cleaned.get("new_api_key", ""),
+                    api_secret=cleaned.get("new_api_secret", ""),
+                    api_passphrase=cleaned.get("new_api_passphrase", ""),
+                )
+            except ApplicationError as exc:
+                raise forms.ValidationError(exc.message) from exc
+        return cleaned
+
+
+class SyncStateInline(admin.TabularInline):
+    model = ExchangeSyncState
+    extra = 0
+    can_delete = False
+    readonly_fields = [f.name for f in ExchangeSyncState._meta.fields if f.name != "id"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ExchangeAccount)
+class ExchangeAccountAdmin(admin.ModelAdmin):
+    form = ExchangeAccountForm
+    list_display = [
+        "label",
+        "owner",
+        "exchange_id",
+        "mode",
+        "market_type",
+        "masked_key",
+        "can_trade",
+        "is_active",
+        "last_sync_at",
+        "short_error",
+    ]
+    list_filter = ["exchange_id", "mode", "market_type", "can_trade", "is_active"]
+    search_fields = ["label", "owner__username", "exchange_id"]
+    list_select_related = ["owner"]
+    readonly_fields = ["masked_key", "last_sync_at", "last_error", "last_error_at", "created_at"]
+    inlines = [SyncStateInline]
+    actions = ["test_connection", "deactivate"]
+    fieldsets = [
+        (None, {"fields": ["owner", "label", "exchange_id", "mode", "market_type"]}),
+        (
+            "Credentials",
+            {"fields": ["masked_key", "new_api_key", "new_api_secret", "new_api_passphrase"]},
+        ),
+        ("Trading", {"fields": ["can_trade", "is_active"]}),
+        ("Status", {"fields": ["last_sync_at", "last_error", "last_error_at", "created_at"]}),
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        fixed = ["exchange_id", "mode", "market_type", "owner"] if obj else []
+        return [*self.readonly_fields, *fixed]
+
+    @admin.display(description="API key")
+    def masked_key(self, obj):
+        return obj.masked_key or "-"
+
+    @admin.display(description="Last error")
+    def short_error(self, obj):
+        return (obj.last_error[:60] + "…") if len(obj.last_error) > 60 else obj.last_error
+
+    def save_model(self, request, obj, form, change):
+        credentials = {
+            "api_key": form.cleaned_data.get("new_api_key", ""),
+            "api_secret": form.cleaned_data.get("new_api_secret", ""),
+            "api_passphrase": form.cleaned_data.get("new_api_passphrase", ""),
+        }
+        if change:
+            # ``obj`` already carries the form's values; the service compares with the row.
+            services.account_update(
+                account=ExchangeAccount.objects.get(pk=obj.pk),
+                label=obj.label,
+                can_trade=obj.can_trade,
+                is_active=obj.is_active,
+                **credentials,
+            )
+        else:
+            created = services.account_create(
+                owner=obj.owner,
+                exchange_id=obj.exchange_id,
+                label=obj.label,
+                mode=obj.mode,
+                market_type=obj.market_type,
+                can_trade=obj.can_trade,
+                **credentials,
+            )
+            obj.pk = created.pk
+            obj._state.adding = False
+
+    @admin.action(description="Test connection (load markets and balance)")
+    def test_connection(self, request, queryset):
+        for account in queryset:
+            result = services.account_check_connection(account=account)
+            level = messages.SUCCESS if result.ok else messages.ERROR
+            self.message_user(request, f"{account.label}: {result.message}", level)
+
+    @admin.action(description="Deactivate (stop syncing and trading)")
+    def deactivate(self, request, queryset):
+        for account in queryset:
+            services.account_deactivate(account=account)
+        self.message_user(request, f"{queryset.count()} account(s) deactivated.")
+
+
+class AccountGroupMemberInline(admin.TabularInline):
+    model = AccountGroupMember
+    extra = 1
+    autocomplete_fields = ["account"]
+
+
+@admin.register(AccountGroup)
+class AccountGroupAdmin(admin.ModelAdmin):
+    list_display = ["name", "owner", "created_at"]
+    list_select_related = ["owner"]
+    search_fields = ["name"]
+    inlines = [AccountGroupMemberInline]
+
+
+@admin.register(BalanceSnapshot)
+class BalanceSnapshotAdmin(admin.ModelAdmin):
+    list_display = ["account", "asset", "total", "free", "used", "value_quote", "taken_at"]
+    list_filter = ["asset"]
+    list_select_related = ["account"]
+    date_hierarchy = "taken_at"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

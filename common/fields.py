@@ -1,10 +1,14 @@
 """Encrypted model fields for exchange credentials.
 
-Built on django-fernet-encrypted-fields, with two changes a trading platform needs:
+Built on django-fernet-encrypted-fields, with three changes a trading platform needs:
 - keys come from FIELD_ENCRYPTION_KEYS (Fernet keys; the first encrypts, all decrypt),
   not from SECRET_KEY, so rotating Django's secret never loses a credential;
-- decryption fails closed: a value that no key opens raises instead of being
-  handed back as ciphertext (the library passes InvalidToken through silently).
+- a value read from the database stays sealed: it is a ``SealedSecret`` holding the
+  ciphertext, decrypted only by an explicit ``reveal()`` (the exchange gateway's job),
+  so loading an account in a page, a list or a log line never decrypts anything and
+  printing one shows no secret;
+- decryption fails closed: a token that no key opens raises instead of being handed
+  back as ciphertext (the library passes InvalidToken through silently).
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ from __future__ import annotations
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from encrypted_fields.fields import EncryptedCharField, EncryptedTextField
+from encrypted_fields.fields import EncryptedCharField
 
 
 class CredentialDecryptionError(Exception):
     """A stored credential could not be decrypted with any configured key."""
 
 
-def _fernet() -> MultiFernet:
+def fernet() -> MultiFernet:
     keys = settings.FIELD_ENCRYPTION_KEYS
     if not keys:
         raise ImproperlyConfigured(
@@ -36,36 +40,66 @@ def _fernet() -> MultiFernet:
         ) from exc
 
 
-class _FailClosedMixin:
+class SealedSecret:
+    """A stored credential, still encrypted. ``reveal()`` decrypts it."""
+
+    __slots__ = ("token",)
+
+    def __init__(self, token: str):
+        self.token = token
+
+    def reveal(self) -> str:
+        try:
+            return fernet().decrypt(self.token.encode()).decode()
+        except InvalidToken as exc:
+            raise CredentialDecryptionError(
+                "A stored credential could not be decrypted with any key in "
+                "FIELD_ENCRYPTION_KEYS; add the key it was written with to the list."
+            ) from exc
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SealedSecret) and other.token == self.token
+
+    def __hash__(self) -> int:
+        return hash(self.token)
+
+    def __str__(self) -> str:
+        return "****"
+
+    __repr__ = __str__
+
+
+def reveal(value: SealedSecret | str | None) -> str:
+    """The plain text of a credential, sealed (read from the DB) or not (just assigned)."""
+    if isinstance(value, SealedSecret):
+        return value.reveal()
+    return value or ""
+
+
+class SecretCharField(EncryptedCharField):
     @property
-    def keys(self):  # the library's key derivation is not used
+    def keys(self):  # the library's SECRET_KEY-based derivation is not used
         return settings.FIELD_ENCRYPTION_KEYS
 
     @property
     def f(self) -> MultiFernet:
-        # Not cached on the field: settings can change in tests and on key rotation.
-        return _fernet()
+        # Not cached on the field: keys can change (rotation, tests).
+        return fernet()
 
     def from_db_value(self, value, expression, connection):
-        # Every value read from the database is a token: decrypt it or fail.
-        if value is None:
-            return value
-        try:
-            return self.f.decrypt(value.encode()).decode()
-        except InvalidToken as exc:
-            raise CredentialDecryptionError(
-                f"{self.model.__name__}.{self.name} could not be decrypted with any key in "
-                "FIELD_ENCRYPTION_KEYS; add the key it was written with to the list."
-            ) from exc
+        return SealedSecret(value) if value else ""
 
     def to_python(self, value):
-        # Values in Python are always plain text; only from_db_value sees tokens.
-        return value if value is None or isinstance(value, str) else str(value)
+        return value
 
+    def get_prep_value(self, value):
+        if isinstance(value, SealedSecret):
+            return value.token  # already encrypted: store as is
+        if not value:
+            return ""
+        return self.f.encrypt(str(value).encode()).decode()
 
-class SecretCharField(_FailClosedMixin, EncryptedCharField):
-    pass
-
-
-class SecretTextField(_FailClosedMixin, EncryptedTextField):
-    pass
+    def value_to_string(self, obj):
+        # dumpdata and serializers: never plain text.
+        value = self.value_from_object(obj)
+        return value.token if isinstance(value, SealedSecret) else self.get_prep_value(value)

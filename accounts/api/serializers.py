@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import ExchangeAccount, ExchangeSyncState
+
+
+class SyncStateOutput(serializers.ModelSerializer):
+    class Meta:
+        model = ExchangeSyncState
+        fields = [
+            "kind",
+            "last_attempt_at",
+            "last_success_at",
+            "consecutive_errors",
+            "last_error",
+            "ws_connected",
+            "ws_last_heartbeat_at",
+            "ws_reconnects",
+        ]
+        read_only_fields = fields
+
+
+class AccountOutput(serializers.ModelSerializer):
+    """What anyone may see of an account: never a credential, only the key's last 4."""
+
+    masked_key = serializers.CharField(read_only=True)
+    sync_states = SyncStateOutput(many=True, read_only=True)
+
+    class Meta:
+        model = ExchangeAccount
+        fields = [
+            "id",
+            "exchange_id",
+            "label",
+            "mode",
+            "market_type",
+            "masked_key",
+            "can_trade",
+            "is_active",
+            "last_sync_at",
+            "last_error",
+            "last_error_at",
+            "created_at",
+            "updated_at",
+            "sync_states",
+        ]
+        read_only_fields = fields
+
+
+class _Credentials(serializers.Serializer):
+    api_key = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=256, trim_whitespace=True
+    )
+    api_secret = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=256, trim_whitespace=True
+    )
+    api_passphrase = serializers.CharField(
+        write_only=True, required=False, allow_blank=True, max_length=256, trim_whitespace=True
+    )
+
+
+class AccountCreateInput(_Credentials):
+    exchange_id = serializers.CharField(max_length=50)
+    label = serializers.CharField(max_length=100)
+    mode = serializers.ChoiceField(
+        choices=ExchangeAccount.Mode.choices, default=ExchangeAccount.Mode.SIMULATOR
+    )
+    market_type = serializers.ChoiceField(
+        choices=ExchangeAccount.MarketType.choices, default=ExchangeAccount.MarketType.SPOT
+    )
+    can_trade = serializers.BooleanField(default=False)
+
+
+class AccountUpdateInput(_Credentials):
+    label = serializers.CharField(max_length=100, required=False)
+    can_trade = serializers.BooleanField(required=False)
+    is_active = serializers.BooleanField(required=False)
+
+    IMMUTABLE = ("exchange_id", "mode", "market_type")
+
+    def validate(self, attrs):
+        fixed = sorted(set(self.initial_data) & set(self.IMMUTABLE))
+        if fixed:
+            raise serializers.ValidationError(
+                {
+                    name: "cannot be changed: orders and positions belong to it. "
+                    "Create a new account instead."
+                    for name in fixed
+                }
+            )
+        return attrs
+
+
+class ConnectionResultOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    checked_at = serializers.DateTimeField()
+    message = serializers.CharField()
+    error = serializers.CharField()
+    outcome = serializers.CharField()
+    markets = serializers.IntegerField()
+    assets = serializers.ListField(child=serializers.CharField())
+    can_withdraw = serializers.BooleanField(allow_null=True)

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts import selectors, services
+from accounts.api.serializers import (
+    AccountCreateInput,
+    AccountOutput,
+    AccountUpdateInput,
+    ConnectionResultOutput,
+)
+
+
+class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """The requesting user's exchange accounts. Credentials are write-only."""
+
+    serializer_class = AccountOutput
+
+    def get_queryset(self):
+        return selectors.account_list(user=self.request.user)
+
+    @extend_schema(request=AccountCreateInput, responses={201: AccountOutput})
+    def create(self, request):
+        data = AccountCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = services.account_create(owner=request.user, **data.validated_data)
+        account = self.get_queryset().get(pk=account.pk)
+        return Response(AccountOutput(account).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=AccountUpdateInput, responses={200: AccountOutput})
+    def partial_update(self, request, pk=None):
+        account = self.get_object()
+        data = AccountUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        services.account_update(account=account, **data.validated_data)
+        return Response(AccountOutput(self.get_queryset().get(pk=account.pk)).data)
+
+    @extend_schema(request=None, responses={200: AccountOutput})
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request, pk=None):
+        account = services.account_deactivate(account=self.get_object())
+        return Response(AccountOutput(self.get_queryset().get(pk=account.pk)).data)
+
+    @extend_schema(request=None, responses={200: ConnectionResultOutput})
+    @action(detail=True, methods=["post"])
+    def test(self, request, pk=None):
+        """Load markets and the balance with the stored keys; record and return the result."""
+        result = services.account_check_connection(account=self.get_object())
+        return Response(ConnectionResultOutput(asdict(result)).data)

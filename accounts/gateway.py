@@ -1,0 +1,205 @@
+"""The exchange gateway: the one place that builds ccxt clients for an account.
+
+Credentials stay sealed (common.fields.SealedSecret) everywhere else and are revealed
+here only, just before a client is built, in the process that calls the exchange.
+Markets are loaded once per (exchange, mode, market type) and shared by every process
+through the cache, so a new client or a new worker does not call the venue for them.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from dataclasses import dataclass
+
+import ccxt
+import ccxt.async_support
+import ccxt.pro
+from django.conf import settings
+from django.core.cache import cache
+
+from accounts.models import ExchangeAccount
+from accounts.precision import MarketRules
+from common.exceptions import ValidationFailed
+from common.fields import reveal
+
+SUPPORTED_EXCHANGES = frozenset(ccxt.exchanges)
+# The simulator speaks Binance's spot and USD-M APIs only.
+SIMULATED_EXCHANGES = frozenset({"binance"})
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    api_key: str
+    secret: str
+    password: str
+
+    def as_secrets(self) -> tuple[str, ...]:
+        return tuple(value for value in (self.api_key, self.secret, self.password) if value)
+
+    def __repr__(self) -> str:  # never let a traceback or a log line print them
+        return "Credentials(****)"
+
+
+def ccxt_class_name(exchange_id: str, market_type: str) -> str:
+    """Binance splits spot and USD-M futures into two ccxt classes; others use defaultType."""
+    if exchange_id == "binance" and market_type == ExchangeAccount.MarketType.SWAP:
+        return "binanceusdm"
+    return exchange_id
+
+
+def validate_exchange(*, exchange_id: str, mode: str, market_type: str) -> None:
+    if exchange_id not in SUPPORTED_EXCHANGES:
+        raise ValidationFailed(
+            f"Unknown exchange {exchange_id!r}: use a ccxt exchange id such as 'binance'.",
+            extra={"field": "exchange_id"},
+        )
+    if mode == ExchangeAccount.Mode.SIMULATOR and exchange_id not in SIMULATED_EXCHANGES:
+        raise ValidationFailed(
+            "The local simulator speaks Binance only: use exchange_id 'binance' in simulator mode.",
+            extra={"field": "mode"},
+        )
+    if not hasattr(ccxt, ccxt_class_name(exchange_id, market_type)):
+        raise ValidationFailed(
+            f"{exchange_id} has no {market_type} client in ccxt.", extra={"field": "market_type"}
+        )
+
+
+@functools.cache
+def required_credentials(exchange_id: str) -> dict[str, bool]:
+    """Which credentials the exchange needs: {'apiKey': True, 'secret': True, 'password': ...}."""
+    # Declared in describe(), so only an instance knows them.
+    required = getattr(ccxt, exchange_id)().requiredCredentials
+    return {name: bool(required.get(name)) for name in ("apiKey", "secret", "password")}
+
+
+def load_credentials(account: ExchangeAccount) -> Credentials:
+    """Decrypt the account's credentials: the one place that reveals them."""
+    return Credentials(
+        api_key=reveal(account.api_key),
+        secret=reveal(account.api_secret),
+        password=reveal(account.api_passphrase),
+    )
+
+
+def _config(credentials: Credentials, market_type: str) -> dict:
+    config: dict = {
+        "enableRateLimit": True,
+        "timeout": settings.EXCHANGE_TIMEOUT_MS,
+        "options": {},
+    }
+    if credentials.api_key:
+        config["apiKey"] = credentials.api_key
+        config["secret"] = credentials.secret
+    if credentials.password:
+        config["password"] = credentials.password
+    if market_type == ExchangeAccount.MarketType.SWAP:
+        config["options"]["defaultType"] = "swap"
+    return config
+
+
+def build_client(
+    account: ExchangeAccount,
+    *,
+    asynchronous: bool = False,
+    pro: bool = False,
+    credentials: Credentials | None = None,
+) -> ccxt.Exchange:
+    """A new ccxt client for ``account`` (sync, asyncio, or ccxt.pro for websockets)."""
+    credentials = credentials if credentials is not None else load_credentials(account)
+    if account.mode == ExchangeAccount.Mode.SIMULATOR:
+        from simulator.client import simulator_client
+
+        return simulator_client(
+            settings.SIMULATOR_URL,
+            market_type=account.market_type,
+            api_key=credentials.api_key,
+            secret=credentials.secret,
+            asynchronous=asynchronous or pro,
+            pro=pro,
+            timeout_ms=settings.EXCHANGE_TIMEOUT_MS,
+        )
+    name = ccxt_class_name(account.exchange_id, account.market_type)
+    module = ccxt.pro if pro else ccxt.async_support if asynchronous else ccxt
+    klass = getattr(module, name, None)
+    if klass is None:
+        raise ValidationFailed(f"ccxt has no {'websocket ' if pro else ''}client for {name}.")
+    client = klass(_config(credentials, account.market_type))
+    if account.mode == ExchangeAccount.Mode.TESTNET:
+        try:
+            client.set_sandbox_mode(True)
+        except ccxt.NotSupported as exc:
+            raise ValidationFailed(f"{name} has no testnet in ccxt: {exc}") from exc
+    return client
+
+
+# --- Per-process client cache --------------------------------------------------------------
+# Building a ccxt client costs milliseconds (Binance's describe() is large) and each one
+# carries its own rate limiter; a worker keeps one sync client per account and reuses it.
+# The key includes updated_at, so new credentials or a changed mode build a new client.
+_clients: dict[tuple[int, object], ccxt.Exchange] = {}
+_clients_lock = threading.Lock()
+
+
+def get_client(account: ExchangeAccount) -> ccxt.Exchange:
+    key = (account.pk, account.updated_at)
+    with _clients_lock:
+        client = _clients.get(key)
+    if client is None:
+        client = build_client(account)
+        with _clients_lock:
+            for stale in [k for k in _clients if k[0] == account.pk]:
+                del _clients[stale]
+            _clients[key] = client
+    return client
+
+
+def forget_client(account_id: int) -> None:
+    with _clients_lock:
+        for stale in [k for k in _clients if k[0] == account_id]:
+            del _clients[stale]
+
+
+# --- Markets -----------------------------------------------------------------------------
+_local_markets: dict[str, tuple[float, dict]] = {}
+
+
+def markets_cache_key(account: ExchangeAccount) -> str:
+    return f"markets:{account.exchange_id}:{account.mode}:{account.market_type}"
+
+
+def ensure_markets(
+    client: ccxt.Exchange, account: ExchangeAccount, *, reload: bool = False
+) -> dict:
+    """Give ``client`` its markets from the process, then the shared cache, then the venue."""
+    if client.markets and not reload:
+        return client.markets
+    key = markets_cache_key(account)
+    now = time.monotonic()
+    markets = None
+    if not reload:
+        local = _local_markets.get(key)
+        if local and local[0] > now:
+            markets = local[1]
+        else:
+            markets = cache.get(key)
+    if markets is None:
+        markets = client.load_markets(reload=True)
+        cache.set(key, markets, timeout=settings.MARKETS_CACHE_SECONDS)
+    else:
+        client.set_markets(markets)
+    # A short local lifetime: a refresh written to the shared cache reaches every process soon.
+    _local_markets[key] = (now + 60, markets)
+    return client.markets
+
+
+def market_rules(client: ccxt.Exchange, account: ExchangeAccount, symbol: str) -> MarketRules:
+    markets = ensure_markets(client, account)
+    market = markets.get(symbol)
+    if market is None:
+        raise ValidationFailed(
+            f"Unknown symbol {symbol!r} on {account.exchange_id} {account.market_type}.",
+            extra={"field": "symbol"},
+        )
+    return MarketRules.from_ccxt(market, precision_mode=client.precisionMode)

@@ -1,0 +1,285 @@
+"""Writes and workflows of the accounts app."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from accounts import gateway
+from accounts.errors import ExchangeFailure, Outcome, classify
+from accounts.models import ExchangeAccount, ExchangeSyncState
+from common.exceptions import ValidationFailed
+
+logger = logging.getLogger(__name__)
+
+_UNSET = object()
+WITHDRAW_KEY_MESSAGE = (
+    "This API key can withdraw funds. Create a key without withdrawal permission "
+    "on the exchange and save it here; trading is off for this account until then."
+)
+
+
+def _check_credentials(
+    *, exchange_id: str, mode: str, api_key: str, api_secret: str, api_passphrase: str
+) -> None:
+    if mode == ExchangeAccount.Mode.PAPER:
+        return
+    required = gateway.required_credentials(exchange_id)
+    missing = [
+        name
+        for name, value, needed in (
+            ("api_key", api_key, required["apiKey"]),
+            ("api_secret", api_secret, required["secret"]),
+            ("api_passphrase", api_passphrase, required["password"]),
+        )
+        if needed and not value
+    ]
+    if missing:
+        raise ValidationFailed(
+            f"{exchange_id} needs {', '.join(missing)} for a {mode} account.",
+            extra={"fields": missing},
+        )
+
+
+def _last4(api_key: str) -> str:
+    return api_key[-4:] if len(api_key) >= 8 else ""
+
+
+def account_create(
+    *,
+    owner,
+    exchange_id: str,
+    label: str,
+    mode: str = ExchangeAccount.Mode.SIMULATOR,
+    market_type: str = ExchangeAccount.MarketType.SPOT,
+    api_key: str = "",
+    api_secret: str = "",
+    api_passphrase: str = "",
+    can_trade: bool = False,
+) -> ExchangeAccount:
+    """Store a new exchange account with its credentials encrypted.
+
+    Nothing is sent to the exchange here; ``account_check_connection`` does that.
+    """
+    gateway.validate_exchange(exchange_id=exchange_id, mode=mode, market_type=market_type)
+    _check_credentials(
+        exchange_id=exchange_id,
+        mode=mode,
+        api_key=api_key,
+        api_secret=api_secret,
+        api_passphrase=api_passphrase,
+    )
+    if ExchangeAccount.objects.filter(owner=owner, label=label).exists():
+        raise ValidationFailed(
+            f"You already have an account labelled {label!r}; choose another label.",
+            extra={"field": "label"},
+        )
+    account = ExchangeAccount(
+        owner=owner,
+        exchange_id=exchange_id,
+        label=label,
+        mode=mode,
+        market_type=market_type,
+        api_key=api_key,
+        api_secret=api_secret,
+        api_passphrase=api_passphrase,
+        key_last4=_last4(api_key),
+        can_trade=can_trade,
+    )
+    try:
+        with transaction.atomic():
+            account.save()
+    except IntegrityError as exc:  # a concurrent create with the same label
+        raise ValidationFailed(
+            f"You already have an account labelled {label!r}; choose another label.",
+            extra={"field": "label"},
+        ) from exc
+    logger.info("account %s created (%s %s %s)", account.pk, exchange_id, mode, market_type)
+    return account
+
+
+def account_update(
+    *,
+    account: ExchangeAccount,
+    label=_UNSET,
+    can_trade=_UNSET,
+    is_active=_UNSET,
+    api_key=_UNSET,
+    api_secret=_UNSET,
+    api_passphrase=_UNSET,
+) -> ExchangeAccount:
+    """Change an account. New credentials replace the old ones; blank ones are ignored.
+
+    The exchange, mode and market type cannot change: orders and positions already
+    recorded belong to them. Create a new account instead.
+    """
+    changes: dict = {}
+    if label is not _UNSET and label != account.label:
+        if ExchangeAccount.objects.filter(owner_id=account.owner_id, label=label).exists():
+            raise ValidationFailed(
+                f"You already have an account labelled {label!r}; choose another label.",
+                extra={"field": "label"},
+            )
+        changes["label"] = label
+    if can_trade is not _UNSET and can_trade != account.can_trade:
+        changes["can_trade"] = can_trade
+    if is_active is not _UNSET and is_active != account.is_active:
+        changes["is_active"] = is_active
+    credentials = {
+        name: value
+        for name, value in (
+            ("api_key", api_key),
+            ("api_secret", api_secret),
+            ("api_passphrase", api_passphrase),
+        )
+        if value is not _UNSET and value
+    }
+    if credentials:
+        changes.update(credentials)
+        if "api_key" in credentials:
+            changes["key_last4"] = _last4(credentials["api_key"])
+        # Errors recorded against the old key no longer describe this account.
+        changes["last_error"] = ""
+        changes["last_error_at"] = None
+    if not changes:
+        return account
+    for name, value in changes.items():
+        setattr(account, name, value)
+    account.save(update_fields=[*changes, "updated_at"])
+    gateway.forget_client(account.pk)
+    logger.info("account %s updated: %s", account.pk, ", ".join(sorted(changes)))
+    return account
+
+
+def account_deactivate(*, account: ExchangeAccount) -> ExchangeAccount:
+    """Stop syncing and trading this account. Its history stays."""
+    return account_update(account=account, is_active=False)
+
+
+def sync_state_record(
+    *,
+    account: ExchangeAccount,
+    kind: str,
+    at: datetime,
+    failure: ExchangeFailure | None = None,
+) -> None:
+    """Record one attempt of ``kind`` for ``account``: success, or the classified failure."""
+    state, _ = ExchangeSyncState.objects.get_or_create(account=account, kind=kind)
+    if failure is None:
+        ExchangeSyncState.objects.filter(pk=state.pk).update(
+            last_attempt_at=at, last_success_at=at, consecutive_errors=0, last_error=""
+        )
+    else:
+        ExchangeSyncState.objects.filter(pk=state.pk).update(
+            last_attempt_at=at,
+            consecutive_errors=F("consecutive_errors") + 1,
+            last_error=str(failure),
+        )
+
+
+@dataclass(frozen=True)
+class ConnectionResult:
+    ok: bool
+    checked_at: datetime
+    message: str
+    error: str = ""
+    outcome: str = ""
+    markets: int = 0
+    assets: list[str] = field(default_factory=list)
+    can_withdraw: bool | None = None
+
+
+def _can_withdraw(client) -> bool | None:
+    """Whether the key may withdraw, where the exchange says so (Binance does)."""
+    if client.id in ("binance", "binanceusdm", "binancecoinm"):
+        restrictions = client.sapi_get_account_apirestrictions()
+        return bool(restrictions.get("enableWithdrawals"))
+    return None
+
+
+def account_check_connection(*, account: ExchangeAccount) -> ConnectionResult:
+    """Load markets and the balance with the account's keys; record what happened.
+
+    Calls the exchange outside any transaction, then writes the result on the account
+    and its ``connection`` sync state. A key that can withdraw is refused: the check
+    fails and ``can_trade`` is switched off.
+    """
+    now = timezone.now()
+    if account.mode == ExchangeAccount.Mode.PAPER:
+        return ConnectionResult(ok=True, checked_at=now, message="Paper accounts trade locally.")
+
+    credentials = gateway.load_credentials(account)
+    can_withdraw = None
+    try:
+        client = gateway.build_client(account, credentials=credentials)
+        markets = gateway.ensure_markets(client, account)
+        balance = client.fetch_balance()
+        can_withdraw = _can_withdraw(client)
+    except Exception as exc:  # noqa: BLE001 - every failure is classified and recorded
+        failure = classify(exc, secrets=credentials.as_secrets())
+        _record_connection(account=account, at=now, failure=failure)
+        return ConnectionResult(
+            ok=False,
+            checked_at=now,
+            message=failure.message,
+            error=failure.error,
+            outcome=failure.outcome,
+        )
+
+    assets = sorted(asset for asset, total in (balance.get("total") or {}).items() if total)
+    if can_withdraw:
+        failure = ExchangeFailure(
+            outcome=Outcome.REJECTED,
+            error="WithdrawalPermission",
+            message=WITHDRAW_KEY_MESSAGE,
+        )
+        _record_connection(account=account, at=now, failure=failure, disable_trading=True)
+        return ConnectionResult(
+            ok=False,
+            checked_at=now,
+            message=WITHDRAW_KEY_MESSAGE,
+            error=failure.error,
+            outcome=failure.outcome,
+            markets=len(markets),
+            assets=assets,
+            can_withdraw=True,
+        )
+    _record_connection(account=account, at=now, failure=None)
+    return ConnectionResult(
+        ok=True,
+        checked_at=now,
+        message=f"Connected: {len(markets)} markets, {len(assets)} assets with a balance.",
+        markets=len(markets),
+        assets=assets,
+        can_withdraw=can_withdraw,
+    )
+
+
+def _record_connection(
+    *,
+    account: ExchangeAccount,
+    at: datetime,
+    failure: ExchangeFailure | None,
+    disable_trading: bool = False,
+) -> None:
+    with transaction.atomic():
+        if failure is None:
+            ExchangeAccount.objects.filter(pk=account.pk).update(
+                last_sync_at=at, last_error="", last_error_at=None
+            )
+        else:
+            fields: dict = {"last_error": str(failure), "last_error_at": at}
+            if disable_trading:
+                fields["can_trade"] = False
+            ExchangeAccount.objects.filter(pk=account.pk).update(**fields)
+        sync_state_record(
+            account=account, kind=ExchangeSyncState.Kind.CONNECTION, at=at, failure=failure
+        )
+    account.refresh_from_db(fields=["last_sync_at", "last_error", "last_error_at", "can_trade"])
+    if disable_trading:
+        gateway.forget_client(account.pk)

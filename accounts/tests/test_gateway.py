@@ -1,0 +1,84 @@
+"""Client construction. Calls to a venue are tested against the simulator."""
+
+import ccxt
+import pytest
+from django.test import override_settings
+
+from accounts import gateway
+from accounts.models import ExchangeAccount
+from accounts.tests.factories import ExchangeAccountFactory
+from common.exceptions import ValidationFailed
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_live_spot_account_gets_a_rate_limited_binance_client_with_its_keys():
+    account = ExchangeAccountFactory(mode="live", api_key="k" * 12, api_secret="s" * 12)
+
+    client = gateway.build_client(ExchangeAccount.objects.get(pk=account.pk))
+
+    assert isinstance(client, ccxt.binance)
+    assert client.enableRateLimit is True
+    assert client.apiKey == "k" * 12 and client.secret == "s" * 12
+
+
+@override_settings(EXCHANGE_TIMEOUT_MS=1234)
+def test_a_swap_account_on_binance_gets_the_usdm_client():
+    account = ExchangeAccountFactory(mode="live", market_type="swap")
+
+    client = gateway.build_client(account)
+
+    assert isinstance(client, ccxt.binanceusdm)
+    assert client.timeout == 1234
+
+
+def test_other_exchanges_trade_swaps_through_default_type():
+    account = ExchangeAccountFactory(
+        exchange_id="bybit", mode="live", market_type="swap", api_passphrase=""
+    )
+
+    client = gateway.build_client(account)
+
+    assert isinstance(client, ccxt.bybit)
+    assert client.options["defaultType"] == "swap"
+
+
+def test_async_and_pro_clients_are_the_asyncio_classes():
+    account = ExchangeAccountFactory(mode="live")
+
+    assert isinstance(gateway.build_client(account, asynchronous=True), ccxt.async_support.binance)
+    assert isinstance(gateway.build_client(account, pro=True), ccxt.pro.binance)
+
+
+def test_a_testnet_account_uses_the_exchange_sandbox_urls():
+    account = ExchangeAccountFactory(mode="testnet")
+
+    client = gateway.build_client(account)
+
+    assert "testnet" in client.urls["api"]["public"]
+
+
+def test_the_process_keeps_one_client_per_account_until_the_account_changes():
+    account = ExchangeAccountFactory(mode="live")
+
+    first = gateway.get_client(account)
+    again = gateway.get_client(account)
+    account.label = "changed"
+    account.save()
+    changed = gateway.get_client(account)
+
+    assert first is again
+    assert changed is not first
+
+
+def test_simulator_mode_is_refused_for_exchanges_the_simulator_does_not_speak():
+    with pytest.raises(ValidationFailed, match="Binance only"):
+        gateway.validate_exchange(exchange_id="kraken", mode="simulator", market_type="spot")
+
+
+def test_credentials_never_show_in_their_repr():
+    account = ExchangeAccountFactory(api_secret="do-not-print-me")
+
+    credentials = gateway.load_credentials(account)
+
+    assert "do-not-print-me" not in repr(credentials)
