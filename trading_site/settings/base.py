@@ -142,6 +142,8 @@ def redis_settings(redis_url: str) -> dict:
                 "BACKEND": "django.core.cache.backends.redis.RedisCache",
                 "LOCATION": f"{base}/2",
                 "KEY_PREFIX": "tp",
+                # A cache read must never hang a request (or /healthz) on a dead Redis.
+                "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
             }
         },
     }
@@ -171,6 +173,16 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# The DatabaseScheduler writes these entries into its tables at beat start-up (by name,
+# idempotently); the rest of the schedule is managed in the admin.
+CELERY_BEAT_SCHEDULE = {
+    "common.beat_heartbeat": {
+        "task": "common.beat_heartbeat",
+        "schedule": 10.0,
+        # An unconsumed heartbeat is worthless after a few periods: let the broker drop it.
+        "options": {"expires": 30},
+    },
+}
 CELERY_TIMEZONE = "UTC"
 
 # --- Django REST framework -------------------------------------------------------------------

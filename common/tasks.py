@@ -1,0 +1,36 @@
+"""Platform-level Celery tasks.
+
+``common.beat_heartbeat`` is sent by beat every few seconds (CELERY_BEAT_SCHEDULE, which
+django-celery-beat's DatabaseScheduler writes into its tables at beat start-up). The
+moment beat *publishes* it is recorded in the cache, so /healthz measures beat itself,
+not the worker that later runs the (empty) task. django-celery-beat's own
+``last_run_at`` is synced to the database only every few minutes, too late for a health
+check.
+"""
+
+from __future__ import annotations
+
+import time
+
+from celery import shared_task
+from celery.signals import after_task_publish
+from django.core.cache import cache
+
+BEAT_HEARTBEAT_TASK = "common.beat_heartbeat"
+BEAT_HEARTBEAT_CACHE_KEY = "health:beat:last_sent"
+
+
+@shared_task(name=BEAT_HEARTBEAT_TASK, ignore_result=True)
+def beat_heartbeat() -> None:
+    """Nothing to do: the heartbeat is the publish, recorded by ``_record_beat_heartbeat``."""
+
+
+def beat_last_sent() -> float | None:
+    """Unix time at which beat last published its heartbeat, or None if never seen."""
+    return cache.get(BEAT_HEARTBEAT_CACHE_KEY)
+
+
+@after_task_publish.connect(sender=BEAT_HEARTBEAT_TASK, weak=False)
+def _record_beat_heartbeat(**kwargs) -> None:
+    # Runs in the publishing process (beat), after the broker accepted the message.
+    cache.set(BEAT_HEARTBEAT_CACHE_KEY, time.time(), timeout=None)
