@@ -119,7 +119,7 @@ class Supervisor:
         running = [child for child in children if _alive(child)]
         deadline = time.monotonic() + seconds
         while running and time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(0.1)
             for child in [child for child in running if not _alive(child)]:
                 running.remove(child)
                 self.say(
@@ -145,13 +145,31 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
 
 def _alive(child: Child) -> bool:
     """The leader not yet reaped, or any process left in its group (e.g. pool processes)."""
-    if child.proc.poll() is None:
+    return child.proc.poll() is None or group_alive(child.pgid)
+
+
+def group_alive(pgid: int) -> bool:
+    """Whether a process group still has a live (not zombie) member.
+
+    A killed grandchild whose parent is gone waits, a zombie, for init to reap it - and
+    some container inits never do - so a group of zombies counts as gone.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():  # not Linux: zombies are counted, init is expected to reap
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return False
         return True
-    try:
-        os.killpg(child.pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+    for stat in proc.glob("[0-9]*/stat"):
+        try:
+            # "pid (command) state ppid pgrp ...": the command may hold spaces and ")".
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] not in ("Z", "X"):
+            return True
+    return False
 
 
 def service_commands(python: str, base_dir: Path = BASE_DIR) -> dict[str, list[str]]:

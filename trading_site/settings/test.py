@@ -23,3 +23,12 @@ globals().update(redis_settings(REDIS_URL))
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 # Each test process gets its own cache prefix so parallel runs never share state.
 CACHES["default"]["KEY_PREFIX"] = f"test-{__import__('os').getpid()}"  # noqa: F405
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file instead of pytest-django's in-memory database, so that processes a test starts
+    # (a Celery worker, `manage.py streams`) open the same test database; one per test run,
+    # since several runs may share this checkout.
+    (VAR_DIR / "test").mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": str(VAR_DIR / "test" / f"test_db_{__import__('os').getpid()}.sqlite3")
+    }
