@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env, redis_settings
+from .base import database_config, env, redis_settings
 
 
 def required(name: str, value):
@@ -24,10 +24,8 @@ FIELD_ENCRYPTION_KEYS = required(
     "FIELD_ENCRYPTION_KEYS", env.list("FIELD_ENCRYPTION_KEYS", default=[])
 )
 DATABASES = {
-    "default": env.db_url_config(required("DATABASE_URL", env.str("DATABASE_URL", default="")))
+    "default": database_config(required("DATABASE_URL", env.str("DATABASE_URL", default="")))
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 REDIS_URL = required("REDIS_URL", env.str("REDIS_URL", default=""))
 globals().update(redis_settings(REDIS_URL))
 
@@ -42,3 +40,6 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# daphne serves no static files: `manage.py collectstatic` (the Dockerfile runs it) fills
+# STATIC_ROOT, and the TLS-terminating proxy in front serves it under STATIC_URL.
