@@ -1,0 +1,107 @@
+"""Helpers shared by the spot and USD-M handlers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from .. import errors
+from ..engine.exchange import wall_clock_ms
+from ..engine.market import KLINE_INTERVALS_MS, MarketState
+from . import params as p
+from . import serializers as ser
+
+
+def ok(data: Any, status: int = 200) -> web.Response:
+    return web.Response(
+        text=json.dumps(data, separators=(",", ":")),
+        status=status,
+        content_type="application/json",
+    )
+
+
+def error_response(exc: errors.BinanceError) -> web.Response:
+    return ok(exc.body(), status=exc.status)
+
+
+def symbol_list(params: Mapping[str, str]) -> list[str] | None:
+    """``symbol=X`` or ``symbols=["X","Y"]`` (Binance's JSON-array form)."""
+    if params.get("symbol"):
+        return [params["symbol"]]
+    raw = params.get("symbols")
+    if not raw:
+        return None
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise errors.BinanceError(
+            -1100, "Illegal characters found in parameter 'symbols'."
+        ) from None
+    if not isinstance(value, list):
+        raise errors.BinanceError(-1100, "Illegal characters found in parameter 'symbols'.")
+    return [str(s) for s in value]
+
+
+def klines(mkt: MarketState, params: Mapping[str, str], futures: bool) -> list[list[Any]]:
+    interval = p.required(params, "interval")
+    if interval not in KLINE_INTERVALS_MS:
+        raise errors.invalid_interval()
+    candles = mkt.klines(
+        KLINE_INTERVALS_MS[interval],
+        p.optional_int(params, "startTime"),
+        p.optional_int(params, "endTime"),
+        p.limit(params, 500, 1500 if futures else 1000),
+    )
+    return [ser.kline(c, futures) for c in candles]
+
+
+def depth_limit(params: Mapping[str, str]) -> int:
+    return p.limit(params, 100, 5000)
+
+
+def order_ref(
+    params: Mapping[str, str], client_key: str = "origClientOrderId"
+) -> tuple[int | None, str | None]:
+    order_id = p.optional_int(params, "orderId")
+    client_id = params.get(client_key) or None
+    if order_id is None and client_id is None:
+        raise errors.BinanceError(
+            -1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
+        )
+    return order_id, client_id
+
+
+def history(
+    items: list[Any],
+    params: Mapping[str, str],
+    *,
+    id_attr: str,
+    from_key: str,
+    default_limit: int = 500,
+    max_limit: int = 1000,
+) -> list[Any]:
+    """Binance's history filters: from an id, or a time window; otherwise the most recent."""
+    from_id = p.optional_int(params, from_key)
+    start = p.optional_int(params, "startTime")
+    end = p.optional_int(params, "endTime")
+    limit = p.limit(params, default_limit, max_limit)
+    if from_id is not None:
+        return [i for i in items if getattr(i, id_attr) >= from_id][:limit]
+    if start is not None or end is not None:
+        return [
+            i
+            for i in items
+            if (start is None or i.time >= start) and (end is None or i.time <= end)
+        ][:limit]
+    return items[-limit:]
+
+
+async def ping(_request: web.Request) -> web.Response:
+    return ok({})
+
+
+async def server_time(_request: web.Request) -> web.Response:
+    return ok({"serverTime": wall_clock_ms()})

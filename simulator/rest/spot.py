@@ -1,0 +1,276 @@
+"""Spot endpoints: ``/api/v3`` (plus the ``/sapi`` call our connection check makes)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from .. import errors
+from ..config import SPOT
+from ..engine import OrderRequest
+from ..engine.exchange import wall_clock_ms
+from . import params as p
+from . import serializers as ser
+from .auth import api_key_params, public_params, signed_params
+from .common import depth_limit, history, klines, ok, order_ref, ping, server_time, symbol_list
+from .context import exchange_of, simulator_of
+
+
+async def exchange_info(request: web.Request) -> web.Response:
+    params = await public_params(request)
+    exchange = exchange_of(request)
+    wanted = symbol_list(params)
+    if wanted is not None:
+        for symbol in wanted:
+            exchange.market(SPOT, symbol)
+    return ok(ser.spot_exchange_info(exchange, wall_clock_ms(), wanted))
+
+
+async def depth(request: web.Request) -> web.Response:
+    params = await public_params(request)
+    mkt = exchange_of(request).market(SPOT, p.required(params, "symbol"))
+    return ok(ser.depth(mkt, depth_limit(params), False, wall_clock_ms()))
+
+
+async def trades(request: web.Request) -> web.Response:
+    params = await public_params(request)
+    mkt = exchange_of(request).market(SPOT, p.required(params, "symbol"))
+    limit = p.limit(params, 500, 1000)
+    return ok([ser.public_trade(t, False) for t in list(mkt.trades)[-limit:]])
+
+
+async def klines_view(request: web.Request) -> web.Response:
+    params = await public_params(request)
+    mkt = exchange_of(request).market(SPOT, p.required(params, "symbol"))
+    return ok(klines(mkt, params, False))
+
+
+async def ticker_24hr(request: web.Request) -> web.Response:
+    params = await public_params(request)
+    exchange = exchange_of(request)
+    now = wall_clock_ms()
+    wanted = symbol_list(params)
+    if params.get("symbol"):
+        return ok(ser.ticker_24hr(exchange.market(SPOT, params["symbol"]), now, False))
+    symbols = wanted if wanted is not None else sorted(exchange.markets[SPOT])
+    return ok([ser.ticker_24hr(exchange.market(SPOT, s), now, False) for s in symbols])
+
+
+async def ticker_price(request: web.Request) -> web.Response:
+    params = await public_params(request)
+    exchange = exchange_of(request)
+    if params.get("symbol"):
+        mkt = exchange.market(SPOT, params["symbol"])
+        return ok({"symbol": mkt.symbol, "price": ser.d8(mkt.last_price)})
+    symbols = symbol_list(params) or sorted(exchange.markets[SPOT])
+    return ok(
+        [{"symbol": s, "price": ser.d8(exchange.market(SPOT, s).last_price)} for s in symbols]
+    )
+
+
+async def book_ticker(request: web.Request) -> web.Response:
+    params = await public_params(request)
+    exchange = exchange_of(request)
+    now = wall_clock_ms()
+    if params.get("symbol"):
+        return ok(ser.book_ticker(exchange.market(SPOT, params["symbol"]), False, now))
+    symbols = symbol_list(params) or sorted(exchange.markets[SPOT])
+    return ok([ser.book_ticker(exchange.market(SPOT, s), False, now) for s in symbols])
+
+
+async def avg_price(request: web.Request) -> web.Response:
+    params = await public_params(request)
+    mkt = exchange_of(request).market(SPOT, p.required(params, "symbol"))
+    return ok({"mins": 5, "price": ser.d8(mkt.last_price), "closeTime": wall_clock_ms()})
+
+
+async def account(request: web.Request) -> web.Response:
+    params, key = await signed_params(request)
+    exchange = exchange_of(request)
+    acct = exchange.accounts[key.account_id]
+    omit_zero = p.flag(params, "omitZeroBalances")
+    rates = exchange.config.spot_fees
+    balances = [
+        {"asset": asset, "free": ser.d8(b.free), "locked": ser.d8(b.locked)}
+        for asset, b in sorted(acct.spot_balances.items())
+        if not (omit_zero and not b.total)
+    ]
+    return ok(
+        {
+            "makerCommission": int(rates.maker * 10_000),
+            "takerCommission": int(rates.taker * 10_000),
+            "buyerCommission": 0,
+            "sellerCommission": 0,
+            "commissionRates": {
+                "maker": ser.d8(rates.maker),
+                "taker": ser.d8(rates.taker),
+                "buyer": ser.d8(ser.ZERO),
+                "seller": ser.d8(ser.ZERO),
+            },
+            "canTrade": key.can_trade,
+            "canWithdraw": key.can_withdraw,
+            "canDeposit": True,
+            "brokered": False,
+            "requireSelfTradePrevention": False,
+            "preventSor": False,
+            "updateTime": wall_clock_ms(),
+            "accountType": "SPOT",
+            "balances": balances,
+            "permissions": ["SPOT"],
+            "uid": abs(hash(acct.account_id)) % 10**9,
+        }
+    )
+
+
+def _order_request(params: dict[str, str]) -> OrderRequest:
+    return OrderRequest(
+        symbol=p.required(params, "symbol"),
+        side=p.required(params, "side"),
+        type=p.required(params, "type"),
+        quantity=p.optional_decimal(params, "quantity"),
+        price=p.optional_decimal(params, "price"),
+        stop_price=p.optional_decimal(params, "stopPrice"),
+        time_in_force=params.get("timeInForce") or None,
+        client_order_id=params.get("newClientOrderId") or None,
+        quote_order_qty=p.optional_decimal(params, "quoteOrderQty"),
+    )
+
+
+async def new_order(request: web.Request) -> web.Response:
+    params, key = await signed_params(request, trade=True)
+    req = _order_request(params)
+    exchange = exchange_of(request)
+    order = exchange.place_spot_order(key.account_id, req)
+    response_type = params.get("newOrderRespType") or (
+        "FULL" if req.type in ("MARKET", "LIMIT") else "ACK"
+    )
+    if response_type == "ACK":
+        return ok(ser.spot_order_ack(order))
+    if response_type == "RESULT":
+        return ok(ser.spot_order_result(order))
+    return ok(ser.spot_order_full(order))
+
+
+async def test_order(request: web.Request) -> web.Response:
+    params, _key = await signed_params(request, trade=True)
+    _order_request(params)
+    return ok({})
+
+
+async def get_order(request: web.Request) -> web.Response:
+    params, key = await signed_params(request)
+    order_id, client_id = order_ref(params)
+    order = exchange_of(request).get_order(
+        SPOT, key.account_id, p.required(params, "symbol"), order_id, client_id
+    )
+    return ok(ser.spot_order(order))
+
+
+async def cancel_order(request: web.Request) -> web.Response:
+    params, key = await signed_params(request, trade=True)
+    order_id, client_id = order_ref(params)
+    exchange = exchange_of(request)
+    order = exchange.cancel_order(
+        SPOT, key.account_id, p.required(params, "symbol"), order_id, client_id
+    )
+    cancel_id = params.get("newClientOrderId") or simulator_of(request).next_cancel_id()
+    return ok(ser.spot_cancel(order, cancel_id))
+
+
+async def open_orders(request: web.Request) -> web.Response:
+    params, key = await signed_params(request)
+    orders = exchange_of(request).open_orders(SPOT, key.account_id, params.get("symbol") or None)
+    return ok([ser.spot_order(o) for o in orders])
+
+
+async def cancel_open_orders(request: web.Request) -> web.Response:
+    params, key = await signed_params(request, trade=True)
+    sim = simulator_of(request)
+    orders = sim.exchange.cancel_all(SPOT, key.account_id, p.required(params, "symbol"))
+    return ok([ser.spot_cancel(o, sim.next_cancel_id()) for o in orders])
+
+
+async def all_orders(request: web.Request) -> web.Response:
+    params, key = await signed_params(request)
+    exchange = exchange_of(request)
+    symbol = p.required(params, "symbol")
+    exchange.market(SPOT, symbol)
+    orders = [
+        o
+        for o in exchange.accounts[key.account_id].orders.values()
+        if o.venue == SPOT and o.symbol == symbol
+    ]
+    selected = history(orders, params, id_attr="order_id", from_key="orderId")
+    return ok([ser.spot_order(o) for o in selected])
+
+
+async def my_trades(request: web.Request) -> web.Response:
+    params, key = await signed_params(request)
+    exchange = exchange_of(request)
+    symbol = p.required(params, "symbol")
+    exchange.market(SPOT, symbol)
+    fills = exchange.user_trades(SPOT, key.account_id, symbol)
+    order_id = p.optional_int(params, "orderId")
+    if order_id is not None:
+        fills = [f for f in fills if f.order_id == order_id]
+    selected = history(fills, params, id_attr="trade_id", from_key="fromId")
+    return ok([ser.spot_trade(f) for f in selected])
+
+
+async def api_restrictions(request: web.Request) -> web.Response:
+    _params, key = await signed_params(request)
+    return ok(
+        {
+            "ipRestrict": False,
+            "createTime": key.create_time,
+            "enableReading": True,
+            "enableSpotAndMarginTrading": key.can_trade,
+            "enableWithdrawals": key.can_withdraw,
+            "enableInternalTransfer": False,
+            "enableMargin": False,
+            "enableFutures": key.can_futures,
+            "permitsUniversalTransfer": False,
+            "enableVanillaOptions": False,
+            "enableFixApiTrade": False,
+            "enableFixReadOnly": False,
+            "enablePortfolioMarginTrading": False,
+        }
+    )
+
+
+async def user_data_stream(request: web.Request) -> web.Response:
+    params, key = await api_key_params(request)
+    exchange = exchange_of(request)
+    listen_key = exchange.listen_key(key.account_id)
+    if request.method in ("PUT", "DELETE"):
+        if params.get("listenKey") not in (None, "", listen_key):
+            raise errors.unknown_listen_key()
+        return ok({})
+    return ok({"listenKey": listen_key})
+
+
+def add_routes(app: web.Application) -> None:
+    r = app.router
+    r.add_get("/api/v3/ping", ping)
+    r.add_get("/api/v3/time", server_time)
+    r.add_get("/api/v3/exchangeInfo", exchange_info)
+    r.add_get("/api/v3/depth", depth)
+    r.add_get("/api/v3/trades", trades)
+    r.add_get("/api/v3/klines", klines_view)
+    r.add_get("/api/v3/uiKlines", klines_view)
+    r.add_get("/api/v3/ticker/24hr", ticker_24hr)
+    r.add_get("/api/v3/ticker/price", ticker_price)
+    r.add_get("/api/v3/ticker/bookTicker", book_ticker)
+    r.add_get("/api/v3/avgPrice", avg_price)
+    r.add_get("/api/v3/account", account)
+    r.add_post("/api/v3/order", new_order)
+    r.add_post("/api/v3/order/test", test_order)
+    r.add_get("/api/v3/order", get_order)
+    r.add_delete("/api/v3/order", cancel_order)
+    r.add_get("/api/v3/openOrders", open_orders)
+    r.add_delete("/api/v3/openOrders", cancel_open_orders)
+    r.add_get("/api/v3/allOrders", all_orders)
+    r.add_get("/api/v3/myTrades", my_trades)
+    r.add_post("/api/v3/userDataStream", user_data_stream)
+    r.add_put("/api/v3/userDataStream", user_data_stream)
+    r.add_delete("/api/v3/userDataStream", user_data_stream)
+    r.add_get("/sapi/v1/account/apiRestrictions", api_restrictions)
