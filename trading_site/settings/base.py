@@ -236,3 +236,14 @@ LOGGING = {
         "ccxt": {"level": "WARNING"},
     },
 }
+
+# --- Exchange request budgets (accounts.ratelimit) ------------------------------------------
+# One budget per exchange account in Redis, shared by every process. Overrides of
+# accounts.ratelimit.DEFAULT_LIMITS by "<exchange id>:<market type>", e.g.
+# {"binance:spot": {"weight": [{"limit": 2400, "seconds": 60, "burst": 300}]}}.
+EXCHANGE_RATE_LIMITS: dict = {}
+# Sync and polling may use this share of a burst; the rest is kept for orders.
+EXCHANGE_RATE_LIMIT_SYNC_SHARE = env.float("EXCHANGE_RATE_LIMIT_SYNC_SHARE", default=0.7)
+# Longest wait for the budget before a request fails as not sent (RateLimitExceeded).
+EXCHANGE_RATE_LIMIT_MAX_WAIT_SECONDS = {"orders": 5.0, "sync": 30.0}
+EXCHANGE_RATE_LIMIT_KEY_PREFIX = "ratelimit"
