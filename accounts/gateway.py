@@ -21,6 +21,7 @@ from django.core.cache import cache
 
 from accounts.models import ExchangeAccount
 from accounts.precision import MarketRules
+from accounts.ratelimit import install_budget
 from common.exceptions import ValidationFailed
 from common.fields import reveal
 
@@ -105,13 +106,18 @@ def build_client(
     asynchronous: bool = False,
     pro: bool = False,
     credentials: Credentials | None = None,
+    priority: str = "sync",
 ) -> ccxt.Exchange:
-    """A new ccxt client for ``account`` (sync, asyncio, or ccxt.pro for websockets)."""
+    """A new ccxt client for ``account`` (sync, asyncio, or ccxt.pro for websockets).
+
+    Every request it sends charges the account's shared budget (accounts.ratelimit) at
+    ``priority``: "orders" for the order path, "sync" for everything else.
+    """
     credentials = credentials if credentials is not None else load_credentials(account)
     if account.mode == ExchangeAccount.Mode.SIMULATOR:
         from simulator.client import simulator_client
 
-        return simulator_client(
+        client = simulator_client(
             settings.SIMULATOR_URL,
             market_type=account.market_type,
             api_key=credentials.api_key,
@@ -120,6 +126,7 @@ def build_client(
             pro=pro,
             timeout_ms=settings.EXCHANGE_TIMEOUT_MS,
         )
+        return install_budget(client, account, priority=priority)
     name = ccxt_class_name(account.exchange_id, account.market_type)
     module = ccxt.pro if pro else ccxt.async_support if asynchronous else ccxt
     klass = getattr(module, name, None)
@@ -131,25 +138,25 @@ def build_client(
             client.set_sandbox_mode(True)
         except ccxt.NotSupported as exc:
             raise ValidationFailed(f"{name} has no testnet in ccxt: {exc}") from exc
-    return client
+    return install_budget(client, account, priority=priority)
 
 
 # --- Per-process client cache --------------------------------------------------------------
-# Building a ccxt client costs milliseconds (Binance's describe() is large) and each one
-# carries its own rate limiter; a worker keeps one sync client per account and reuses it.
+# Building a ccxt client costs milliseconds (Binance's describe() is large); a worker keeps
+# one sync client per account and priority and reuses it (the request budget is in Redis).
 # The key includes updated_at, so new credentials or a changed mode build a new client.
-_clients: dict[tuple[int, object], ccxt.Exchange] = {}
+_clients: dict[tuple[int, str, object], ccxt.Exchange] = {}
 _clients_lock = threading.Lock()
 
 
-def get_client(account: ExchangeAccount) -> ccxt.Exchange:
-    key = (account.pk, account.updated_at)
+def get_client(account: ExchangeAccount, *, priority: str = "sync") -> ccxt.Exchange:
+    key = (account.pk, priority, account.updated_at)
     with _clients_lock:
         client = _clients.get(key)
     if client is None:
-        client = build_client(account)
+        client = build_client(account, priority=priority)
         with _clients_lock:
-            for stale in [k for k in _clients if k[0] == account.pk]:
+            for stale in [k for k in _clients if k[:2] == key[:2]]:
                 del _clients[stale]
             _clients[key] = client
     return client
