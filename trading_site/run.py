@@ -172,6 +172,12 @@ def group_alive(pgid: int) -> bool:
     return False
 
 
+def _exit_description(returncode: int) -> str:
+    if returncode < 0:
+        return f"was killed by {signal.Signals(-returncode).name}"
+    return f"exited unexpectedly with exit code {returncode}"
+
+
 def service_commands(python: str, base_dir: Path = BASE_DIR) -> dict[str, list[str]]:
     """The long-running processes, by name. The simulator only once its package exists."""
     celery = [python, "-m", "celery", "-A", "trading_site"]
@@ -270,8 +276,7 @@ class Platform:
             dead = self.supervisor.first_dead()
             if dead is not None:
                 self.say(
-                    f"{dead.name} exited unexpectedly with exit code {dead.proc.returncode}: "
-                    "stopping everything"
+                    f"{dead.name} {_exit_description(dead.proc.returncode)}: stopping everything"
                 )
                 return 1
         return 0
