@@ -105,8 +105,11 @@ class Supervisor:
         started = time.monotonic()
         for child in children:
             child.expected_exit = True
+        # Only groups that still have a member: a finished child's pid may be reused.
+        running = [child for child in children if _alive(child)]
+        for child in running:
             _signal_group(child.pgid, signal.SIGTERM)
-        running = self._wait_gone(children, started, deadline_seconds)
+        running = self._wait_gone(running, started, deadline_seconds)
         for child in running:
             self.say(f"{child.name} did not stop in {deadline_seconds:.0f} s: killing it")
             _signal_group(child.pgid, signal.SIGKILL)
@@ -116,7 +119,7 @@ class Supervisor:
 
     def _wait_gone(self, children: list[Child], started: float, seconds: float) -> list[Child]:
         """Wait up to ``seconds`` for the children's groups to empty; return those left."""
-        running = [child for child in children if _alive(child)]
+        running = list(children)
         deadline = time.monotonic() + seconds
         while running and time.monotonic() < deadline:
             time.sleep(0.1)
