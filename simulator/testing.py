@@ -103,7 +103,7 @@ def run_in_thread(
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(start())
-        except Exception as exc:  # handed to the starting thread, which re-raises it
+        except OSError as exc:  # e.g. port in use: handed to the caller, which re-raises it
             started.set_exception(exc)
             return
         loop.run_forever()

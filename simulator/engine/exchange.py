@@ -602,6 +602,13 @@ class Exchange:
             if available < order.remaining:
                 self._finish(order, EXPIRED)
                 return
+        if quote_limit is not None:
+            # Spending a quote amount: the quantity is whatever it buys, known only after.
+            order.orig_qty = Decimal("Infinity")
+            self._match(mkt, order, limit, quote_limit)
+            order.orig_qty = order.executed_qty
+            self._finish(order, FILLED if order.executed_qty else EXPIRED)
+            return
         self._match(mkt, order, limit, quote_limit)
         if not order.is_open:
             return
