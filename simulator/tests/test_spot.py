@@ -125,7 +125,7 @@ def test_cancel_releases_locked_funds(sim, make_account, make_client):
 def test_duplicate_client_order_id_of_an_open_order_is_rejected(make_account, make_client):
     client = make_client(make_account(spot={"USDT": "10000"}))
     client.create_order(SYMBOL, "limit", "buy", 0.01, 50000, {"clientOrderId": "dup"})
-    with pytest.raises(ccxt.InvalidOrder, match="Duplicate order sent."):
+    with pytest.raises(ccxt.InvalidOrder, match="Duplicate order sent"):
         client.create_order(SYMBOL, "limit", "buy", 0.01, 50000, {"clientOrderId": "dup"})
 
 
