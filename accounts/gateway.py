@@ -126,7 +126,7 @@ def build_client(
             pro=pro,
             timeout_ms=settings.EXCHANGE_TIMEOUT_MS,
         )
-        return install_budget(client, account, priority=priority)
+        return install_budget(_tune(client), account, priority=priority)
     name = ccxt_class_name(account.exchange_id, account.market_type)
     module = ccxt.pro if pro else ccxt.async_support if asynchronous else ccxt
     klass = getattr(module, name, None)
@@ -138,7 +138,17 @@ def build_client(
             client.set_sandbox_mode(True)
         except ccxt.NotSupported as exc:
             raise ValidationFailed(f"{name} has no testnet in ccxt: {exc}") from exc
-    return install_budget(client, account, priority=priority)
+    return install_budget(_tune(client), account, priority=priority)
+
+
+def _tune(client: ccxt.Exchange) -> ccxt.Exchange:
+    """Options every client of ours shares."""
+    fetch_open = client.options.get("fetchOpenOrders")
+    if isinstance(fetch_open, dict):
+        # Polling asks for all open orders in one call on purpose: it must also find
+        # orders on symbols we never traded (placed outside the platform).
+        fetch_open["warnWithoutSymbol"] = False
+    return client
 
 
 # --- Per-process client cache --------------------------------------------------------------
@@ -160,6 +170,13 @@ def get_client(account: ExchangeAccount, *, priority: str = "sync") -> ccxt.Exch
                 del _clients[stale]
             _clients[key] = client
     return client
+
+
+def forget_all_clients() -> None:
+    """Drop every cached client and market (tests; after moving SIMULATOR_URL)."""
+    with _clients_lock:
+        _clients.clear()
+    _local_markets.clear()
 
 
 def forget_client(account_id: int) -> None:

@@ -283,3 +283,27 @@ def _record_connection(
     account.refresh_from_db(fields=["last_sync_at", "last_error", "last_error_at", "can_trade"])
     if disable_trading:
         gateway.forget_client(account.pk)
+
+
+def markets_refresh() -> int:
+    """Reload markets once per (exchange, mode, market type) in use; return how many.
+
+    Writes them to the shared cache that every client reads (``gateway.ensure_markets``),
+    so precision and limits follow the venue without each worker asking for them.
+    """
+    refreshed = 0
+    seen: set[str] = set()
+    for account in ExchangeAccount.objects.filter(is_active=True).exclude(
+        mode=ExchangeAccount.Mode.PAPER
+    ):
+        key = gateway.markets_cache_key(account)
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            gateway.ensure_markets(gateway.get_client(account), account, reload=True)
+        except Exception as exc:  # noqa: BLE001 - one venue down must not stop the others
+            logger.warning("markets refresh for %s failed: %s", key, classify(exc))
+            continue
+        refreshed += 1
+    return refreshed

@@ -237,6 +237,18 @@ LOGGING = {
     },
 }
 
+# --- Orders -------------------------------------------------------------------------------
+# A rate-limited send (nothing placed) is retried with backoff this many times in all.
+ORDER_MAX_SEND_ATTEMPTS = env.int("ORDER_MAX_SEND_ATTEMPTS", default=5)
+# After an unknown outcome, first ask the venue for the order (by client order id) after:
+ORDER_RECONCILE_AFTER_SECONDS = env.float("ORDER_RECONCILE_AFTER_SECONDS", default=1.0)
+# An order the venue still does not know this long after it was sent can never arrive:
+# Binance rejects a request older than its recvWindow (ccxt sends 10 s), plus clock skew.
+# Only then is it sent again.
+ORDER_RESEND_AFTER_SECONDS = env.float("ORDER_RESEND_AFTER_SECONDS", default=15.0)
+# A `submitting` order older than this lost its worker (crash, SIGKILL) mid-send.
+ORDER_SUBMITTING_TIMEOUT_SECONDS = env.float("ORDER_SUBMITTING_TIMEOUT_SECONDS", default=30.0)
+
 # --- Exchange request budgets (accounts.ratelimit) ------------------------------------------
 # One budget per exchange account in Redis, shared by every process. Overrides of
 # accounts.ratelimit.DEFAULT_LIMITS by "<exchange id>:<market type>", e.g.

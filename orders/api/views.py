@@ -1,0 +1,145 @@
+from __future__ import annotations
+
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from accounts.models import ExchangeAccount
+from accounts.selectors import account_list
+from common.exceptions import NotFound
+from orders import selectors, services
+from orders.api.serializers import (
+    CancelAllInput,
+    CancelAllOutput,
+    OrderCreateInput,
+    OrderDetailOutput,
+    OrderOutput,
+)
+from orders.models import Order
+from orders.services.common import user_actor
+from orders.states import Status
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+class OrderCursor(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 100
+    max_page_size = 500
+    page_size_query_param = "limit"
+
+
+def _user_account(user, account_id: int) -> ExchangeAccount:
+    account = account_list(user=user).filter(pk=account_id).first()
+    if account is None:
+        # Another user's account is indistinguishable from a missing one.
+        raise NotFound(f"No account {account_id}.")
+    return account
+
+
+def _parse_filters(params) -> dict:
+    filters: dict = {}
+    for name in ("account", "symbol", "status", "since", "until"):
+        if value := params.get(name):
+            filters[name] = value
+    if "account" in filters and not filters["account"].isdigit():
+        raise serializers.ValidationError({"account": "must be an account id."})
+    if "status" in filters:
+        unknown = set(filters["status"].split(",")) - {s.value for s in Status}
+        if unknown:
+            raise serializers.ValidationError({"status": f"unknown: {', '.join(sorted(unknown))}"})
+    for name in ("since", "until"):
+        if name in filters:
+            try:
+                moment = parse_datetime(filters[name])
+            except ValueError:
+                moment = None
+            if moment is None or moment.tzinfo is None:
+                raise serializers.ValidationError(
+                    {name: "an ISO 8601 time with a UTC offset, e.g. 2026-01-31T00:00:00Z."}
+                )
+            filters[name] = moment
+    return filters
+
+
+@extend_schema(
+    parameters=[
+        OpenApiParameter("account", OpenApiTypes.INT),
+        OpenApiParameter("symbol", OpenApiTypes.STR),
+        OpenApiParameter("status", OpenApiTypes.STR, description="comma-separated"),
+        OpenApiParameter("since", OpenApiTypes.DATETIME),
+        OpenApiParameter("until", OpenApiTypes.DATETIME),
+    ]
+)
+class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Orders on the requesting user's accounts."""
+
+    pagination_class = OrderCursor
+
+    def get_queryset(self):
+        if self.action == "retrieve":
+            return selectors.order_detail_queryset(user=self.request.user)
+        if self.action == "list":
+            return selectors.order_list(
+                user=self.request.user, filters=_parse_filters(self.request.query_params)
+            )
+        return selectors.order_list(user=self.request.user)
+
+    def get_serializer_class(self):
+        return OrderDetailOutput if self.action == "retrieve" else OrderOutput
+
+    @extend_schema(
+        request=OrderCreateInput,
+        responses={201: OrderOutput, 200: OrderOutput},
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="The same key returns the same order.",
+            )
+        ],
+    )
+    def create(self, request):
+        data = OrderCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        account = _user_account(request.user, values.pop("account"))
+        key = request.headers.get(IDEMPOTENCY_HEADER) or None
+        if key is not None and not (1 <= len(key) <= 100):
+            raise serializers.ValidationError({IDEMPOTENCY_HEADER: "1 to 100 characters."})
+        order, created = services.order_submit(
+            account=account,
+            request=services.OrderRequest(**{k: v for k, v in values.items() if v is not None}),
+            origin=Order.Origin.API,
+            actor=user_actor(request.user),
+            created_by=request.user,
+            idempotency_key=key,
+        )
+        return Response(
+            OrderOutput(order).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(request=None, responses={200: OrderOutput})
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        order = services.order_cancel(order=self.get_object(), actor=user_actor(request.user))
+        return Response(OrderOutput(order).data)
+
+    @extend_schema(request=CancelAllInput, responses={200: CancelAllOutput})
+    @action(detail=False, methods=["post"], url_path="cancel-all")
+    def cancel_all(self, request):
+        data = CancelAllInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = _user_account(request.user, data.validated_data["account"])
+        count = services.order_cancel_all(
+            account=account,
+            actor=user_actor(request.user),
+            symbol=data.validated_data.get("symbol"),
+        )
+        return Response({"canceled": count})

@@ -1,0 +1,150 @@
+"""Audit events of the orders app: one ``record_<event>()`` per event type.
+
+Each is written in the same transaction as the change it records. Rows are
+append-only (OrderEvent.save refuses updates; the admin shows them read-only).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from orders.models import Fill, Order, OrderEvent
+
+CREATED = "order.created"
+SUBMITTING = "order.submitting"
+SEND_RETRY = "order.send_retry"
+UNKNOWN = "order.unknown"
+REJECTED = "order.rejected"
+CANCEL_REQUESTED = "order.cancel_requested"
+CANCEL_FAILED = "order.cancel_failed"
+RESEND = "order.resend"
+UPDATE_IGNORED = "order.update_ignored"
+FILL = "order.fill"
+FILL_DUPLICATE = "order.fill_duplicate"
+ADOPTED = "order.adopted"
+AMENDED = "order.amended"
+# Venue-reported progress: "order.open", "order.partially_filled", "order.filled", ...
+STATUS_PREFIX = "order."
+
+
+def _event(order: Order, type: str, *, actor: str, **fields) -> OrderEvent:
+    return OrderEvent(order=order, type=type, actor=actor, **fields)
+
+
+def record_created(*, order: Order, actor: str) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order,
+        type=CREATED,
+        actor=actor,
+        new_status=order.status,
+        new_filled=Decimal(0),
+        new_remaining=order.amount,
+        new_price=order.price,
+        reason=f"{order.origin}: {order.side} {order.amount} {order.symbol} {order.type}",
+    )
+
+
+def record_status(
+    *,
+    order: Order,
+    type: str,
+    old_status: str,
+    actor: str,
+    reason: str = "",
+    raw: dict | None = None,
+) -> OrderEvent:
+    """A status change our own services made (claim, retry, unknown, rejected, cancel)."""
+    return OrderEvent.objects.create(
+        order=order,
+        type=type,
+        actor=actor,
+        old_status=old_status,
+        new_status=order.status,
+        reason=reason,
+        raw=raw,
+    )
+
+
+def record_venue_update(
+    *,
+    order: Order,
+    old_status: str,
+    old_filled: Decimal,
+    old_remaining: Decimal | None,
+    old_price: Decimal | None,
+    actor: str,
+    raw: dict | None,
+) -> OrderEvent:
+    """The venue moved the order forward: new status and/or more filled."""
+    return OrderEvent.objects.create(
+        order=order,
+        type=STATUS_PREFIX + order.status,
+        actor=actor,
+        old_status=old_status,
+        new_status=order.status,
+        old_filled=old_filled,
+        new_filled=order.filled,
+        old_remaining=old_remaining,
+        new_remaining=order.remaining,
+        old_price=old_price,
+        new_price=order.price,
+        raw=raw,
+    )
+
+
+def record_update_ignored(
+    *, order: Order, reason: str, actor: str, new_status: str, new_filled: Decimal, raw: dict | None
+) -> OrderEvent:
+    """An update that would move the order backward: kept for the audit, not applied."""
+    return OrderEvent.objects.create(
+        order=order,
+        type=UPDATE_IGNORED,
+        actor=actor,
+        old_status=order.status,
+        new_status=new_status,
+        old_filled=order.filled,
+        new_filled=new_filled,
+        reason=reason,
+        raw=raw,
+    )
+
+
+def record_fills(*, order: Order, fills: list[Fill], actor: str) -> list[OrderEvent]:
+    return OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(
+                order=order,
+                type=FILL,
+                actor=actor,
+                fill=fill,
+                reason=f"{fill.side} {fill.amount} @ {fill.price} (trade {fill.exchange_trade_id})",
+            )
+            for fill in fills
+        ]
+    )
+
+
+def record_fill_duplicates(*, order: Order, trade_ids: list[str], actor: str) -> list[OrderEvent]:
+    return OrderEvent.objects.bulk_create(
+        [
+            OrderEvent(
+                order=order,
+                type=FILL_DUPLICATE,
+                actor=actor,
+                reason=f"trade {trade_id} already recorded; not applied again",
+            )
+            for trade_id in trade_ids
+        ]
+    )
+
+
+def record_adopted(*, order: Order, actor: str, raw: dict | None) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order,
+        type=ADOPTED,
+        actor=actor,
+        new_status=order.status,
+        new_filled=order.filled,
+        reason="found on the exchange; not placed by this platform",
+        raw=raw,
+    )

@@ -1,0 +1,29 @@
+"""Every write and workflow of the orders app. See each module's docstring."""
+
+from orders.services.brackets import bracket_protect, oco_settle, order_followups
+from orders.services.cancel import order_cancel, order_cancel_all, order_cancel_send
+from orders.services.reconcile import (
+    order_reconcile,
+    orders_needing_reconcile,
+    orders_poll_account,
+)
+from orders.services.send import order_send
+from orders.services.submit import OrderRequest, order_submit
+from orders.services.updates import fills_record, order_apply_update
+
+__all__ = [
+    "OrderRequest",
+    "bracket_protect",
+    "fills_record",
+    "oco_settle",
+    "order_apply_update",
+    "order_cancel",
+    "order_cancel_all",
+    "order_cancel_send",
+    "order_followups",
+    "order_reconcile",
+    "order_send",
+    "order_submit",
+    "orders_needing_reconcile",
+    "orders_poll_account",
+]

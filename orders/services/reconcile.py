@@ -1,0 +1,149 @@
+"""Making our records agree with the venue: after unknown outcomes, on a schedule, at start."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import gateway
+from accounts.errors import Outcome, classify
+from accounts.models import ExchangeAccount
+from orders import events, venue
+from orders.models import Order
+from orders.services.common import POLL, RECONCILE, publish_order
+from orders.services.updates import fills_record, order_apply_update
+from orders.states import NOT_TERMINAL, ON_VENUE, Status
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ReconcileResult:
+    outcome: str  # "applied", "resend", "wait", "retry", "skipped"
+    delay: float = 0.0
+
+
+def order_reconcile(*, order_id: int) -> ReconcileResult:
+    """Ask the venue for one order by its client order id and merge the answer.
+
+    For an order in ``unknown`` (or ``submitting`` with no worker left): found -> merged
+    like any update; not found -> once the venue's receive window has passed since it
+    was sent, it can never arrive, so it goes back to ``pending`` and is sent again;
+    before that, wait. This is the only path on which an order is sent twice, and only
+    after the venue has said it does not have it.
+    """
+    order = Order.objects.select_related("account").filter(pk=order_id).first()
+    if order is None or order.status not in ON_VENUE:
+        return ReconcileResult("skipped")
+    account = order.account
+    client = gateway.get_client(account, priority="orders")
+    try:
+        gateway.ensure_markets(client, account)
+        market = client.markets.get(order.symbol) or {}
+        params = venue.lookup_params(
+            client_order_id=order.client_order_id,
+            conditional=order.type in venue.CONDITIONAL_TYPES,
+            is_contract=bool(market.get("contract")),
+        )
+        answer = client.fetch_order(order.exchange_order_id or "", order.symbol, params)
+    except Exception as exc:  # noqa: BLE001 - classified below
+        failure = classify(exc, secrets=(client.apiKey or "", client.secret or ""))
+        if failure.outcome is Outcome.NOT_FOUND:
+            return _not_on_venue(order)
+        logger.info("reconcile of %s failed: %s", order.client_order_id, failure)
+        return ReconcileResult("retry", delay=5.0)
+    if not answer.get("clientOrderId"):
+        answer["clientOrderId"] = order.client_order_id
+    order_apply_update(account=account, update=venue.parse_order(answer), actor=RECONCILE)
+    return ReconcileResult("applied")
+
+
+def _not_on_venue(order: Order) -> ReconcileResult:
+    if order.status not in (Status.UNKNOWN, Status.SUBMITTING):
+        # We believed it was on the venue and the venue does not know it.
+        with transaction.atomic():
+            events.record_status(
+                order=order,
+                type="order.not_found",
+                old_status=order.status,
+                actor=RECONCILE,
+                reason="the exchange does not know this order",
+            )
+        return ReconcileResult("skipped")
+    window = timedelta(seconds=settings.ORDER_RESEND_AFTER_SECONDS)
+    age = timezone.now() - (order.submitted_at or order.created_at)
+    if age < window:
+        return ReconcileResult("wait", delay=(window - age).total_seconds() + 0.5)
+    with transaction.atomic():
+        moved = Order.objects.filter(pk=order.pk, status=order.status).update(
+            status=Status.PENDING,
+            status_reason="not on the exchange after its receive window: sending again",
+            updated_at=timezone.now(),
+        )
+        if not moved:
+            return ReconcileResult("skipped")
+        old_status = order.status
+        order.refresh_from_db()
+        events.record_status(
+            order=order,
+            type=events.RESEND,
+            old_status=old_status,
+            actor=RECONCILE,
+            reason=order.status_reason,
+        )
+        publish_order(order)
+    return ReconcileResult("resend")
+
+
+def orders_poll_account(*, account: ExchangeAccount, trades_since_ms: int | None = None) -> int:
+    """REST polling: merge the venue's open orders and recent trades for ``account``.
+
+    Catches whatever the stream missed. Our non-terminal orders that are no longer open
+    on the venue are reconciled one by one (they filled, or were cancelled, meanwhile).
+    Returns the number of updates merged.
+    """
+    client = gateway.get_client(account)
+    gateway.ensure_markets(client, account)
+    # Before anything is merged: the symbols whose trades we may be missing.
+    active_symbols = sorted(
+        set(
+            Order.objects.filter(account=account, status__in=NOT_TERMINAL).values_list(
+                "symbol", flat=True
+            )
+        )
+    )
+    merged = 0
+    open_orders = client.fetch_open_orders()
+    seen: set[str] = set()
+    for payload in open_orders:
+        update = venue.parse_order(payload)
+        if update.client_order_id:
+            seen.add(update.client_order_id)
+        order_apply_update(account=account, update=update, actor=POLL)
+        merged += 1
+    ours = Order.objects.filter(
+        account=account,
+        status__in=[Status.OPEN, Status.PARTIALLY_FILLED, Status.CANCEL_REQUESTED],
+    ).exclude(client_order_id__in=seen)
+    for order in ours.only("pk"):
+        order_reconcile(order_id=order.pk)
+    if trades_since_ms is not None:
+        for symbol in active_symbols:
+            trades = client.fetch_my_trades(symbol, since=trades_since_ms)
+            fills_record(account=account, trades=[venue.parse_trade(t) for t in trades], actor=POLL)
+    return merged
+
+
+def orders_needing_reconcile() -> list[int]:
+    """Orders whose state on the venue we do not know: unknown, or stuck submitting."""
+    stuck = timezone.now() - timedelta(seconds=settings.ORDER_SUBMITTING_TIMEOUT_SECONDS)
+    return list(Order.objects.filter(status=Status.UNKNOWN).values_list("pk", flat=True)) + list(
+        Order.objects.filter(status=Status.SUBMITTING, submitted_at__lt=stuck).values_list(
+            "pk", flat=True
+        )
+    )

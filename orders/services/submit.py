@@ -1,0 +1,256 @@
+"""Storing a new order: validation, rounding, idempotency. Sending happens on commit."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from accounts import gateway
+from accounts.models import ExchangeAccount
+from accounts.precision import MarketRules
+from common.exceptions import Conflict, PermissionDenied, ServiceUnavailable, ValidationFailed
+from orders import events, tasks, venue
+from orders.models import Order
+from orders.services.common import publish_order
+from orders.states import Status
+
+logger = logging.getLogger(__name__)
+
+LIMIT_TYPES = frozenset({"limit", "stop_limit", "take_profit_limit"})
+STOP_TYPES = frozenset(venue.CONDITIONAL_TYPES)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """What a caller asks for, before validation and rounding."""
+
+    symbol: str
+    side: str
+    type: str
+    amount: Decimal
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    time_in_force: str = ""
+    reduce_only: bool = False
+    post_only: bool = False
+    stop_loss_price: Decimal | None = None
+    take_profit_price: Decimal | None = None
+
+
+def _invalid(message: str, field: str) -> ValidationFailed:
+    return ValidationFailed(message, extra={"field": field})
+
+
+def _check_shape(req: OrderRequest) -> None:
+    """Rules that need no market data."""
+    if req.side not in Order.Side.values:
+        raise _invalid(f"side must be one of {', '.join(Order.Side.values)}.", "side")
+    if req.type not in Order.Type.values:
+        raise _invalid(f"type must be one of {', '.join(Order.Type.values)}.", "type")
+    if req.amount is None or req.amount <= 0:
+        raise _invalid("amount must be greater than zero.", "amount")
+    if req.type in LIMIT_TYPES:
+        if req.price is None or req.price <= 0:
+            raise _invalid(f"A {req.type} order needs a price greater than zero.", "price")
+    elif req.price is not None:
+        raise _invalid(
+            f"price is not allowed on a {req.type} order: it executes at the market.", "price"
+        )
+    if req.type in STOP_TYPES:
+        if req.stop_price is None or req.stop_price <= 0:
+            raise _invalid(
+                f"A {req.type} order needs a stop_price greater than zero.", "stop_price"
+            )
+    elif req.stop_price is not None:
+        raise _invalid(
+            f"stop_price is only for stop and take-profit orders, not {req.type}.", "stop_price"
+        )
+    if req.post_only and req.type != "limit":
+        raise _invalid("post_only is only for limit orders.", "post_only")
+    if req.time_in_force:
+        if req.time_in_force not in Order.TimeInForce.values:
+            raise _invalid("time_in_force must be GTC, IOC or FOK.", "time_in_force")
+        if req.type not in LIMIT_TYPES:
+            raise _invalid("time_in_force is only for limit orders.", "time_in_force")
+        if req.post_only and req.time_in_force != "GTC":
+            raise _invalid(
+                "A post-only order rests on the book: time_in_force must be GTC.", "time_in_force"
+            )
+    protective = (req.stop_loss_price, req.take_profit_price)
+    if any(p is not None for p in protective):
+        if req.type not in ("market", "limit"):
+            raise _invalid(
+                "stop_loss_price and take_profit_price are for market or limit entries.", "type"
+            )
+        if any(p is not None and p <= 0 for p in protective):
+            raise _invalid(
+                "stop_loss_price and take_profit_price must be above zero.", "stop_loss_price"
+            )
+        _check_bracket_sides(req)
+
+
+def _check_bracket_sides(req: OrderRequest) -> None:
+    reference = req.price
+    if reference is None:
+        return  # a market entry: the fill price decides; the venue rejects a crossed stop
+    if req.side == "buy":
+        if req.stop_loss_price is not None and req.stop_loss_price >= reference:
+            raise _invalid(
+                "A long entry's stop_loss_price must be below its price.", "stop_loss_price"
+            )
+        if req.take_profit_price is not None and req.take_profit_price <= reference:
+            raise _invalid(
+                "A long entry's take_profit_price must be above its price.", "take_profit_price"
+            )
+    else:
+        if req.stop_loss_price is not None and req.stop_loss_price <= reference:
+            raise _invalid(
+                "A short entry's stop_loss_price must be above its price.", "stop_loss_price"
+            )
+        if req.take_profit_price is not None and req.take_profit_price >= reference:
+            raise _invalid(
+                "A short entry's take_profit_price must be below its price.", "take_profit_price"
+            )
+
+
+def _round(req: OrderRequest, rules: MarketRules) -> OrderRequest:
+    amount = rules.round_amount(req.amount)
+    if amount <= 0 or (rules.min_amount is not None and amount < rules.min_amount):
+        minimum = rules.min_amount or rules.amount_step
+        raise _invalid(
+            f"amount {req.amount} is below the minimum of {minimum} {rules.base} for "
+            f"{rules.symbol}.",
+            "amount",
+        )
+    if rules.max_amount is not None and amount > rules.max_amount:
+        raise _invalid(
+            f"amount {req.amount} is above the maximum of {rules.max_amount} {rules.base} for "
+            f"{rules.symbol}.",
+            "amount",
+        )
+
+    def price(value: Decimal | None) -> Decimal | None:
+        return None if value is None else rules.round_price(value)
+
+    rounded = OrderRequest(
+        symbol=req.symbol,
+        side=req.side,
+        type=req.type,
+        amount=amount,
+        price=price(req.price),
+        stop_price=price(req.stop_price),
+        time_in_force=req.time_in_force,
+        reduce_only=req.reduce_only,
+        post_only=req.post_only,
+        stop_loss_price=price(req.stop_loss_price),
+        take_profit_price=price(req.take_profit_price),
+    )
+    notional = rounded.price or rounded.stop_price
+    if rules.min_cost is not None and notional is not None and amount * notional < rules.min_cost:
+        raise _invalid(
+            f"order value {amount * notional} {rules.quote} is below the minimum of "
+            f"{rules.min_cost} {rules.quote} for {rules.symbol}.",
+            "amount",
+        )
+    return rounded
+
+
+def market_rules_for(account: ExchangeAccount, symbol: str) -> MarketRules:
+    """The market's rules from the shared markets cache (the venue only on a cold cache)."""
+    try:
+        client = gateway.get_client(account)
+        return gateway.market_rules(client, account, symbol)
+    except ValidationFailed:
+        raise
+    except Exception as exc:
+        from accounts.errors import classify
+
+        failure = classify(exc)
+        raise ServiceUnavailable(
+            f"Could not load {account.exchange_id}'s markets to check the order "
+            f"({failure.error}); nothing was placed. Try again shortly."
+        ) from exc
+
+
+def order_submit(
+    *,
+    account: ExchangeAccount,
+    request: OrderRequest,
+    origin: str,
+    actor: str,
+    created_by=None,
+    idempotency_key: str | None = None,
+) -> tuple[Order, bool]:
+    """Validate, round and store an order as ``pending``; send it when the commit lands.
+
+    Returns (order, created). With an ``idempotency_key``, the same key on the same
+    account returns the order it created the first time (created=False), and a key
+    reused for a different order is a Conflict. The uniqueness lives in the database,
+    so two concurrent requests with one key create one order.
+
+    Side effects on commit: the ``orders.order_send`` task, an ``order.updated`` push.
+    """
+    if not account.is_active:
+        raise PermissionDenied(f"Account {account.label!r} is deactivated; activate it to trade.")
+    if not account.can_trade:
+        raise PermissionDenied(
+            f"Account {account.label!r} is read-only (can_trade is off); enable trading for it "
+            "first."
+        )
+    _check_shape(request)
+    if idempotency_key:
+        existing = Order.objects.filter(account=account, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, request)
+    rounded = _round(request, market_rules_for(account, request.symbol))
+    order = Order(
+        account=account,
+        symbol=rounded.symbol,
+        side=rounded.side,
+        type=rounded.type,
+        time_in_force=rounded.time_in_force or ("GTC" if rounded.type in LIMIT_TYPES else ""),
+        amount=rounded.amount,
+        price=rounded.price,
+        stop_price=rounded.stop_price,
+        reduce_only=rounded.reduce_only,
+        post_only=rounded.post_only,
+        remaining=rounded.amount,
+        client_order_id=venue.client_order_id(
+            account_id=account.pk, idempotency_key=idempotency_key
+        ),
+        idempotency_key=idempotency_key or None,
+        status=Status.PENDING,
+        origin=origin,
+        created_by=created_by,
+        stop_loss_price=rounded.stop_loss_price,
+        take_profit_price=rounded.take_profit_price,
+    )
+    if order.stop_loss_price is not None or order.take_profit_price is not None:
+        order.group_kind = Order.GroupKind.BRACKET
+        order.role = Order.Role.ENTRY
+    try:
+        with transaction.atomic(durable=True):
+            order.save()
+            events.record_created(order=order, actor=actor)
+            tasks.order_send.delay_on_commit(order.pk)
+            publish_order(order)
+    except IntegrityError:
+        if idempotency_key:
+            # A concurrent request with the same key won the insert: return its order.
+            existing = Order.objects.get(account=account, idempotency_key=idempotency_key)
+            return _replay(existing, request)
+        raise
+    logger.info("order %s stored: %s", order.client_order_id, order)
+    return order, True
+
+
+def _replay(order: Order, request: OrderRequest) -> tuple[Order, bool]:
+    if order.symbol != request.symbol or order.side != request.side or order.type != request.type:
+        raise Conflict(
+            "This Idempotency-Key was already used for a different order "
+            f"({order.side} {order.symbol} {order.type}); use a new key for a new order."
+        )
+    return order, False

@@ -1,0 +1,289 @@
+"""Merging what the venue says into our records: one path for every source.
+
+The order's own answer, the websocket stream, REST polling and reconciliation all call
+``order_apply_update`` and ``fills_record``; arrival order and duplicates do not matter,
+because ``orders.states.decide`` never moves an order backward and a fill is unique per
+(account, exchange trade id).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.models import ExchangeAccount
+from orders import events, venue
+from orders.models import Fill, Order
+from orders.services.common import publish_fills, publish_order
+from orders.states import TERMINAL, Snapshot, Status, Verdict, decide, venue_status
+from orders.venue import OrderUpdate, TradeUpdate
+
+logger = logging.getLogger(__name__)
+
+
+def _locked_order(account: ExchangeAccount, update: OrderUpdate) -> Order | None:
+    orders = Order.objects.select_for_update().filter(account=account)
+    if update.client_order_id:
+        order = orders.filter(client_order_id=update.client_order_id).first()
+        if order is not None:
+            return order
+    if update.order_id:
+        return orders.filter(exchange_order_id=update.order_id).first()
+    return None
+
+
+def _fees_as_strings(fees: dict) -> dict[str, str]:
+    return {asset: str(amount) for asset, amount in sorted(fees.items())}
+
+
+def _adopt(account: ExchangeAccount, update: OrderUpdate, actor: str) -> Order:
+    """An order on the venue that we never placed: record it, marked external."""
+    status = venue_status(update.status, filled=update.filled) or Status.OPEN
+    now = timezone.now()
+    client_id = update.client_order_id or f"ext-{account.pk}-{update.order_id}"
+    if Order.objects.filter(client_order_id=client_id).exists():
+        # Another account's order shares the client id (same keys on two accounts).
+        client_id = f"ext-{account.pk}-{update.order_id}"
+    order = Order.objects.create(
+        account=account,
+        symbol=update.symbol,
+        side=update.side or "buy",
+        type=venue.our_type(update),
+        amount=update.amount or update.filled or 1,
+        price=update.price,
+        stop_price=update.trigger_price,
+        reduce_only=update.reduce_only,
+        client_order_id=client_id[:36],
+        exchange_order_id=update.order_id,
+        status=status,
+        filled=update.filled,
+        remaining=update.remaining,
+        average_price=update.average,
+        cost=update.cost,
+        fees=_fees_as_strings(update.fees),
+        origin=Order.Origin.EXTERNAL,
+        exchange_created_at=update.timestamp,
+        exchange_updated_at=update.updated,
+        submitted_at=update.timestamp or now,
+        closed_at=now if status in TERMINAL else None,
+        raw=update.raw,
+    )
+    events.record_adopted(order=order, actor=actor, raw=update.raw)
+    _link_orphan_fills(order)
+    return order
+
+
+def _link_orphan_fills(order: Order) -> None:
+    """Fills that arrived before we knew their order (trade stream ahead of order stream)."""
+    if order.exchange_order_id:
+        Fill.objects.filter(
+            account_id=order.account_id,
+            order__isnull=True,
+            exchange_order_id=order.exchange_order_id,
+        ).update(order=order)
+
+
+def order_apply_update(
+    *, account: ExchangeAccount, update: OrderUpdate, actor: str, adopt: bool = True
+) -> Order | None:
+    """Merge one venue view of an order into ours, under the order's row lock.
+
+    A forward change is stored with one event; a backward one (stale status, a filled
+    amount that shrinks, anything after a terminal state) is recorded as
+    ``order.update_ignored`` and not applied; a pure duplicate writes nothing. An order
+    we do not know is adopted as external (``adopt=False`` skips it). Fills carried by
+    the update are recorded once each. Pushes ``order.updated`` / ``fill.created`` on
+    commit.
+    """
+    with transaction.atomic():
+        order = _locked_order(account, update)
+        if order is None:
+            if not adopt:
+                return None
+            order = _adopt(account, update, actor)
+            publish_order(order)
+            _record_fills(account=account, order=order, trades=update.trades, actor=actor)
+            return order
+        _merge(order, update, actor)
+        _record_fills(account=account, order=order, trades=update.trades, actor=actor)
+    return order
+
+
+def _merge(order: Order, update: OrderUpdate, actor: str) -> None:
+    incoming = venue_status(update.status, filled=update.filled)
+    if incoming is None:
+        logger.warning("order %s: venue status %r not understood", order.pk, update.status)
+        return
+    decision = decide(
+        Snapshot(Status(order.status), order.filled), Snapshot(incoming, update.filled)
+    )
+    if decision.verdict is Verdict.SAME:
+        if order.exchange_order_id is None and update.order_id:
+            Order.objects.filter(pk=order.pk).update(exchange_order_id=update.order_id)
+            order.exchange_order_id = update.order_id
+            _link_orphan_fills(order)
+        return
+    if decision.verdict is Verdict.STALE:
+        events.record_update_ignored(
+            order=order,
+            reason=decision.reason,
+            actor=actor,
+            new_status=incoming,
+            new_filled=update.filled,
+            raw=update.raw,
+        )
+        return
+
+    old_status, old_filled = order.status, order.filled
+    old_remaining, old_price = order.remaining, order.price
+    now = timezone.now()
+    order.status = decision.status
+    if decision.take_fill:
+        order.filled = update.filled
+        if update.remaining is not None:
+            order.remaining = update.remaining
+        if update.average is not None:
+            order.average_price = update.average
+        order.cost = update.cost
+        if update.fees:
+            order.fees = _fees_as_strings(update.fees)
+    learned_id = bool(update.order_id and not order.exchange_order_id)
+    if learned_id:
+        order.exchange_order_id = update.order_id
+    if update.price is not None and order.type in ("limit", "stop_limit", "take_profit_limit"):
+        order.price = update.price
+    if order.status == Status.REJECTED and not order.status_reason:
+        order.status_reason = "rejected by the exchange"
+    order.exchange_created_at = order.exchange_created_at or update.timestamp
+    order.exchange_updated_at = update.updated or order.exchange_updated_at
+    order.raw = update.raw
+    if order.status in TERMINAL:
+        order.closed_at = now
+    order.save(
+        update_fields=[
+            "status",
+            "status_reason",
+            "filled",
+            "remaining",
+            "average_price",
+            "cost",
+            "fees",
+            "exchange_order_id",
+            "price",
+            "exchange_created_at",
+            "exchange_updated_at",
+            "raw",
+            "closed_at",
+            "updated_at",
+        ]
+    )
+    events.record_venue_update(
+        order=order,
+        old_status=old_status,
+        old_filled=old_filled,
+        old_remaining=old_remaining,
+        old_price=old_price,
+        actor=actor,
+        raw=update.raw,
+    )
+    if learned_id:
+        _link_orphan_fills(order)
+    publish_order(order)
+    if order.group_kind and (order.filled != old_filled or order.status in TERMINAL):
+        transaction.on_commit(lambda: _after_progress(order.pk))
+
+
+def _after_progress(order_id: int) -> None:
+    """Follow-up work when an order fills or ends: bracket protection, OCO siblings."""
+    from orders import tasks
+
+    tasks.order_followups.delay(order_id)
+
+
+def _fill_from(account: ExchangeAccount, order: Order | None, trade: TradeUpdate) -> Fill:
+    # Trades inside an order's own answer (Binance's FULL response) carry no side, order
+    # id or time: they are the order's.
+    return Fill(
+        account=account,
+        order=order,
+        exchange_trade_id=trade.trade_id,
+        exchange_order_id=trade.order_id or (order.exchange_order_id if order else "") or "",
+        symbol=trade.symbol,
+        side=trade.side or (order.side if order else ""),
+        price=trade.price,
+        amount=trade.amount,
+        cost=trade.cost,
+        fee=trade.fee,
+        fee_asset=trade.fee_asset,
+        is_maker=trade.is_maker,
+        exchange_ts=trade.timestamp or (order.exchange_updated_at if order else None),
+        raw=trade.raw,
+    )
+
+
+def _record_fills(
+    *, account: ExchangeAccount, order: Order | None, trades: Iterable[TradeUpdate], actor: str
+) -> list[Fill]:
+    trades = list({trade.trade_id: trade for trade in trades}.values())
+    if not trades:
+        return []
+    ids = [trade.trade_id for trade in trades]
+    known = set(
+        Fill.objects.filter(account=account, exchange_trade_id__in=ids).values_list(
+            "exchange_trade_id", flat=True
+        )
+    )
+    new = [_fill_from(account, order, trade) for trade in trades if trade.trade_id not in known]
+    duplicates = [trade_id for trade_id in ids if trade_id in known]
+    created: list[Fill] = []
+    if new:
+        try:
+            with transaction.atomic():
+                created = Fill.objects.bulk_create(new)
+        except IntegrityError:
+            # A concurrent writer recorded some first (a fill whose order we do not know
+            # is not covered by an order lock): insert one by one, skipping those.
+            for fill in new:
+                try:
+                    with transaction.atomic():
+                        fill.save()
+                except IntegrityError:
+                    if not Fill.objects.filter(
+                        account=account, exchange_trade_id=fill.exchange_trade_id
+                    ).exists():
+                        raise
+                    duplicates.append(fill.exchange_trade_id)
+                else:
+                    created.append(fill)
+    if order is not None:
+        if created:
+            events.record_fills(order=order, fills=created, actor=actor)
+        if duplicates:
+            events.record_fill_duplicates(order=order, trade_ids=duplicates, actor=actor)
+    publish_fills(created)
+    return created
+
+
+def fills_record(*, account: ExchangeAccount, trades: list[TradeUpdate], actor: str) -> list[Fill]:
+    """Record trades from the venue (stream or poll), each once, linked to its order.
+
+    Trades of an order we do not know yet are stored without an order and linked when
+    the order is adopted.
+    """
+    created: list[Fill] = []
+    by_order: dict[tuple[str | None, str | None], list[TradeUpdate]] = {}
+    for trade in trades:
+        by_order.setdefault((trade.client_order_id, trade.order_id), []).append(trade)
+    with transaction.atomic():
+        for (client_id, order_id), group in by_order.items():
+            order = None
+            lookup = Order.objects.select_for_update().filter(account=account)
+            if client_id:
+                order = lookup.filter(client_order_id=client_id).first()
+            if order is None and order_id:
+                order = lookup.filter(exchange_order_id=order_id).first()
+            created += _record_fills(account=account, order=order, trades=group, actor=actor)
+    return created

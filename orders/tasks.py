@@ -1,0 +1,51 @@
+"""Thin Celery tasks of the orders app: ids in, one service call, scheduling of what's next.
+
+All run on the ``orders`` queue (CELERY_TASK_ROUTES), apart from sync and strategies,
+so a slow sync never delays an order. Each is safe to run twice: the services claim
+their work with conditional updates.
+"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from orders import services
+
+
+@shared_task(name="orders.order_send", ignore_result=True, acks_late=True)
+def order_send(order_id: int) -> None:
+    result = services.order_send(order_id=order_id)
+    if result.outcome == "retry":
+        order_send.apply_async((order_id,), countdown=result.delay)
+    elif result.outcome == "reconcile":
+        order_reconcile.apply_async((order_id,), countdown=result.delay)
+
+
+@shared_task(name="orders.order_reconcile", ignore_result=True)
+def order_reconcile(order_id: int) -> None:
+    result = services.order_reconcile(order_id=order_id)
+    if result.outcome == "resend":
+        order_send.delay(order_id)
+    elif result.outcome in ("wait", "retry"):
+        order_reconcile.apply_async((order_id,), countdown=result.delay)
+
+
+@shared_task(name="orders.order_cancel_send", ignore_result=True)
+def order_cancel_send(order_id: int) -> None:
+    outcome = services.order_cancel_send(order_id=order_id)
+    if outcome == "retry":
+        order_cancel_send.apply_async((order_id,), countdown=1.0)
+    elif outcome == "reconcile":
+        order_reconcile.delay(order_id)
+
+
+@shared_task(name="orders.order_followups", ignore_result=True)
+def order_followups(order_id: int) -> None:
+    services.order_followups(order_id=order_id)
+
+
+@shared_task(name="orders.orders_reconcile_sweep", ignore_result=True)
+def orders_reconcile_sweep() -> None:
+    """Beat: every order in an unknown state gets a reconcile task."""
+    for order_id in services.orders_needing_reconcile():
+        order_reconcile.delay(order_id)
