@@ -72,6 +72,8 @@ import ccxt
 import ccxt.async_support
 import redis
 from django.conf import settings
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 if TYPE_CHECKING:
     from accounts.models import ExchangeAccount
@@ -203,19 +205,25 @@ def budget_redis_url(redis_url: str) -> str:
     return f"{base}/3"
 
 
+def connect(url: str) -> redis.Redis:
+    # Short timeouts and one immediate retry (a connection dropped by a Redis restart):
+    # redis-py's default backoff would hold every request for seconds on a dead Redis.
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=1,
+        socket_timeout=1,
+        health_check_interval=30,
+        retry=Retry(NoBackoff(), retries=1),
+    )
+
+
 def redis_client() -> redis.Redis:
     """The process's one connection pool (redis-py replaces it in a forked child)."""
     global _redis
     if _redis is None:
         with _redis_lock:
             if _redis is None:
-                # Short timeouts: a sick Redis must not hold an order for long.
-                _redis = redis.Redis.from_url(
-                    budget_redis_url(settings.REDIS_URL),
-                    socket_connect_timeout=1,
-                    socket_timeout=1,
-                    health_check_interval=30,
-                )
+                _redis = connect(budget_redis_url(settings.REDIS_URL))
     return _redis
 
 
@@ -404,9 +412,7 @@ def install_budget(client: ccxt.Exchange, account: ExchangeAccount, *, priority:
             try:
                 return await budget.acquire_async(weight, priority=request_priority, orders=orders)
             except redis.RedisError:
-                logger.warning(
-                    "Request budget unavailable; ccxt's own limiter for %s", budget.label
-                )
+                logger.warning("Redis unreachable: ccxt's own limiter for %s", budget.label)
                 return await local_throttle(cost)
 
     else:
@@ -416,9 +422,7 @@ def install_budget(client: ccxt.Exchange, account: ExchangeAccount, *, priority:
             try:
                 return budget.acquire(weight, priority=request_priority, orders=orders)
             except redis.RedisError:
-                logger.warning(
-                    "Request budget unavailable; ccxt's own limiter for %s", budget.label
-                )
+                logger.warning("Redis unreachable: ccxt's own limiter for %s", budget.label)
                 return local_throttle(cost)
 
     client.calculate_rate_limiter_cost = calculate_rate_limiter_cost
