@@ -16,8 +16,10 @@ Types (``event.type`` is a dotted name, house style):
 
 =====================  ==========================================================
 ``order.updated``      :class:`OrderUpdated` - a spot or USD-M order changed. ``execution_type``
-                       is Binance's: NEW, TRADE, CANCELED, EXPIRED, TRIGGERED (a spot stop
-                       order started working). ``last_fill`` is set for TRADE.
+                       is Binance's NEW, TRADE, CANCELED or EXPIRED, plus TRIGGERED when a
+                       spot stop order starts working (Binance sends no report for that; map
+                       it or skip it). ``last_fill`` is set for TRADE. A futures order placed
+                       by a triggered algo order has ``orig_type`` = the algo type.
 ``trade.user``         :class:`UserTrade` - one fill of one account's order (maker or taker).
 ``balance.changed``    :class:`BalanceChanged` - spot free/locked or the USD-M wallet
                        changed for the listed assets; read the account for values.

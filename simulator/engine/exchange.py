@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -45,7 +45,6 @@ from .model import (
     Account,
     AlgoOrder,
     ApiKey,
-    Balance,
     Fill,
     Order,
     PublicTradeRecord,
@@ -775,7 +774,7 @@ class Exchange:
                 balance.free -= extra
                 balance.locked += extra
                 order.locked += extra
-        self._emit_order(order, "NEW")
+        self._emit_order(order, "TRIGGERED")
         self._run_taker(mkt, order)
 
     # ------------------------------------------------------------------ futures
@@ -1165,10 +1164,6 @@ class Exchange:
         fill = self._settle(mkt, order, trade_id, price, qty, quote_qty, False, now)
         order.fills.append(fill)
         self._finish(order, FILLED, fill)
-
-
-def open_spot_balances(account: Account) -> Iterable[tuple[str, Balance]]:
-    return sorted(account.spot_balances.items())
 
 
 __all__ = ["ALGO_ORDER_TYPES", "NEW", "AlgoRequest", "Exchange", "OrderRequest"]

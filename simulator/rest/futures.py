@@ -10,7 +10,6 @@ from .. import errors
 from ..config import FUTURES
 from ..engine import AlgoRequest, OrderRequest
 from ..engine.exchange import wall_clock_ms
-from ..engine.model import ZERO
 from . import params as p
 from . import serializers as ser
 from .auth import api_key_params, public_params, signed_params
@@ -465,6 +464,3 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/fapi/v1/listenKey", listen_key)
     r.add_put("/fapi/v1/listenKey", listen_key)
     r.add_delete("/fapi/v1/listenKey", listen_key)
-
-
-__all__ = ["ZERO", "add_routes"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from aiohttp import web
 
 from .. import errors
@@ -116,7 +118,7 @@ async def account(request: web.Request) -> web.Response:
             "accountType": "SPOT",
             "balances": balances,
             "permissions": ["SPOT"],
-            "uid": abs(hash(acct.account_id)) % 10**9,
+            "uid": int.from_bytes(hashlib.sha256(acct.account_id.encode()).digest()[:4], "big"),
         }
     )
 
