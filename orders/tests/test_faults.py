@@ -1,0 +1,195 @@
+"""Whatever fails between us and the venue, an order is placed once - never zero times,
+never twice. Faults are injected in the simulator; the client is the real ccxt."""
+
+from decimal import Decimal
+
+import pytest
+
+from orders import services
+from orders.models import Fill
+from orders.states import Status
+from orders.tests.test_lifecycle import event_types, send, submit, venue_orders
+
+pytestmark = pytest.mark.django_db
+
+ORDER_PATH = "/api/v3/order"
+
+
+@pytest.fixture
+def fast_timeouts(settings):
+    settings.EXCHANGE_TIMEOUT_MS = 600
+    return settings
+
+
+def fault(sim, **spec):
+    spec.setdefault("method", "POST")
+    spec.setdefault("path", ORDER_PATH)
+    return sim.control("POST", "/faults", spec)
+
+
+def reconcile(order):
+    result = services.order_reconcile(order_id=order.pk)
+    order.refresh_from_db()
+    return result
+
+
+@pytest.mark.parametrize("mode", ["close", "hang"])
+def test_an_answer_dropped_after_the_venue_accepted_leaves_exactly_one_order(
+    make_sim_account, sim, fast_timeouts, mode
+):
+    account = make_sim_account()
+    order = submit(account, amount=Decimal("0.01"))
+    fault(sim, action="drop", mode=mode, delay_ms=2000)
+
+    result = send(order)
+
+    assert result.outcome == "reconcile"
+    assert order.status == Status.UNKNOWN
+    assert reconcile(order).outcome == "applied"
+    assert order.status == Status.FILLED
+    assert order.filled == Decimal("0.01")
+    assert venue_orders(sim, account)["orders"] == 1
+    assert "order.unknown" in event_types(order)
+
+
+def test_a_timeout_before_the_venue_saw_the_order_resends_only_after_the_receive_window(
+    make_sim_account, sim, fast_timeouts
+):
+    account = make_sim_account()
+    order = submit(account, amount=Decimal("0.01"))
+    fault(sim, action="timeout", delay_ms=2000)
+
+    assert send(order).outcome == "reconcile"
+    assert order.status == Status.UNKNOWN
+    # The venue does not know it yet, but the request could still be in flight:
+    # nothing is sent again inside the receive window.
+    waiting = reconcile(order)
+    assert waiting.outcome == "wait"
+    assert waiting.delay > 1
+    assert order.status == Status.UNKNOWN
+
+    fast_timeouts.ORDER_RESEND_AFTER_SECONDS = 0
+    assert reconcile(order).outcome == "resend"
+    assert order.status == Status.PENDING
+    send(order)
+
+    assert order.status == Status.FILLED
+    assert venue_orders(sim, account)["orders"] == 1
+    assert event_types(order).count("order.resend") == 1
+
+
+def test_a_429_is_retried_after_a_backoff_and_then_succeeds(make_sim_account, sim):
+    account = make_sim_account()
+    order = submit(account, amount=Decimal("0.01"))
+    fault(sim, action="status", status=429)
+
+    result = send(order)
+    assert result.outcome == "retry"
+    assert result.delay > 0
+    assert order.status == Status.PENDING
+    send(order)
+
+    assert order.status == Status.FILLED
+    assert order.send_attempts == 2
+    assert venue_orders(sim, account)["orders"] == 1
+    assert "order.send_retry" in event_types(order)
+
+
+def test_rate_limiting_that_never_ends_rejects_the_order_as_not_sent(
+    make_sim_account, sim, settings
+):
+    settings.ORDER_MAX_SEND_ATTEMPTS = 2
+    account = make_sim_account()
+    order = submit(account, amount=Decimal("0.01"))
+    fault(sim, action="status", status=418, count=None)
+
+    send(order)
+    send(order)
+
+    assert order.status == Status.REJECTED
+    assert "not sent after 2 attempts" in order.status_reason
+    assert venue_orders(sim, account)["orders"] == 0
+
+
+def test_a_5xx_means_unknown_and_reconciliation_decides(make_sim_account, sim, settings):
+    account = make_sim_account()
+    order = submit(account, amount=Decimal("0.01"))
+    fault(sim, action="status", status=503)
+
+    assert send(order).outcome == "reconcile"
+    assert order.status == Status.UNKNOWN
+    settings.ORDER_RESEND_AFTER_SECONDS = 0
+    assert reconcile(order).outcome == "resend"
+    send(order)
+
+    assert order.status == Status.FILLED
+    assert venue_orders(sim, account)["orders"] == 1
+
+
+def test_a_502_from_a_proxy_is_unknown_too(make_sim_account, sim):
+    account = make_sim_account()
+    order = submit(account, amount=Decimal("0.01"))
+    fault(sim, action="status", status=502, raw_body="<html>Bad Gateway</html>")
+
+    send(order)
+
+    assert order.status == Status.UNKNOWN
+    assert "ExchangeNotAvailable" in order.status_reason
+
+
+def test_a_worker_that_died_mid_send_is_reconciled_not_resent(make_sim_account, sim, settings):
+    account = make_sim_account()
+    order = submit(account, amount=Decimal("0.01"))
+    fault(sim, action="drop", mode="close")
+    settings.EXCHANGE_TIMEOUT_MS = 600
+    send(order)
+    # Simulate the crash: the order is left as the dead worker left it, `submitting`.
+    type(order).objects.filter(pk=order.pk).update(status=Status.SUBMITTING)
+    settings.ORDER_SUBMITTING_TIMEOUT_SECONDS = 0
+
+    # The redelivered task finds nothing to claim and hands the order to reconciliation.
+    result = services.order_send(order_id=order.pk)
+    assert result.outcome == "reconcile"
+    assert order.pk in services.orders_needing_reconcile()
+    reconcile(order)
+
+    assert order.status == Status.FILLED
+    assert venue_orders(sim, account)["orders"] == 1
+
+
+def test_duplicate_and_out_of_order_updates_end_in_the_right_state_with_one_fill_per_trade(
+    make_sim_account, sim
+):
+    from accounts import gateway
+    from orders import venue
+
+    account = make_sim_account()
+    order = submit(account, type="limit", amount=Decimal("1.5"), price=Decimal("60000.06"))
+    send(order)
+    sim.control("POST", "/price", {"symbol": "BTC/USDT", "price": "59990", "venue": "spot"})
+    client = gateway.get_client(account)
+    final = client.fetch_order(None, "BTC/USDT", {"clientOrderId": order.client_order_id})
+    trades = client.fetch_my_trades("BTC/USDT")
+    partial = {**final, "status": "open", "filled": 0.747, "remaining": 0.753, "trades": []}
+    opened = {**final, "status": "open", "filled": 0.0, "remaining": 1.5, "trades": []}
+
+    for payload in (final, partial, opened, final, partial):
+        services.order_apply_update(
+            account=account, update=venue.parse_order(payload), actor="stream"
+        )
+    for _ in range(2):
+        services.fills_record(
+            account=account, trades=[venue.parse_trade(t) for t in trades], actor="stream"
+        )
+
+    order.refresh_from_db()
+    assert order.status == Status.FILLED
+    assert order.filled == Decimal("1.5")
+    assert Fill.objects.filter(account=account).count() == len(trades) == 3
+    types = event_types(order)
+    assert types.count("order.filled") == 1
+    # After the final state: partial, opened and partial again are stale; final again is a
+    # duplicate and writes nothing.
+    assert types.count("order.update_ignored") == 3
+    # Trade 1 came with the order's answer; the first replay repeats it, the second all 3.
+    assert types.count("order.fill_duplicate") == 4
