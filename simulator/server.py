@@ -54,8 +54,9 @@ class Simulator:
         for callback in self._listeners:
             self.exchange.add_listener(callback)
         self.faults.clear()
+        # The paused flag survives a reset: a test that paused the market must not see a
+        # tick slip in between its reset and its next request.
         self.counter.reset()
-        self.paused = False
         logger.info("simulator reset (seed %s)", self.config.seed)
 
     def next_cancel_id(self) -> str:

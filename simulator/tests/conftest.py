@@ -25,8 +25,8 @@ def simulator_server() -> Iterator[SimulatorHandle]:
 @pytest.fixture
 def sim(simulator_server: SimulatorHandle) -> SimulatorHandle:
     """The session's simulator, reset to a fresh venue (seed 1) and paused."""
-    simulator_server.control("POST", "/reset", {"seed": 1})
     simulator_server.control("POST", "/pause")
+    simulator_server.control("POST", "/reset", {"seed": 1})
     return simulator_server
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from decimal import Decimal
 
 import pytest
@@ -102,3 +103,14 @@ def test_the_market_moves_and_prints_trades_when_stepped(exchange):
     bids, asks = mkt.book.depth(10)
     assert len(bids) == len(asks) == 10
     assert bids[0][0] < asks[0][0]
+
+
+def test_the_server_timer_ticks_until_paused(sim):
+    sim.control("POST", "/resume")
+    start = sim.control("GET", "/state")["ticks"]
+    deadline = time.monotonic() + 10
+    while sim.control("GET", "/state")["ticks"] < start + 2:
+        assert time.monotonic() < deadline, "the market timer did not tick"
+        time.sleep(0.05)
+    paused = sim.control("POST", "/pause")["ticks"]
+    assert sim.control("POST", "/step", {"n": 3})["ticks"] == paused + 3
