@@ -8,6 +8,8 @@ their work with conditional updates.
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_ready
+from django.core.cache import cache
 
 from orders import services
 
@@ -49,3 +51,31 @@ def orders_reconcile_sweep() -> None:
     """Beat: every order in an unknown state gets a reconcile task."""
     for order_id in services.orders_needing_reconcile():
         order_reconcile.delay(order_id)
+
+
+@shared_task(name="orders.orders_poll_all", ignore_result=True, queue="sync")
+def orders_poll_all() -> None:
+    """Beat: poll every active account's open orders and trades (the stream's safety net)."""
+    from accounts.selectors import active_accounts
+
+    for account_id in active_accounts().values_list("pk", flat=True):
+        orders_poll.delay(account_id)
+
+
+@shared_task(name="orders.orders_poll", ignore_result=True, queue="sync")
+def orders_poll(account_id: int) -> None:
+    services.orders_poll(account_id=account_id)
+
+
+@shared_task(name="orders.orders_recheck_all", ignore_result=True)
+def orders_recheck_all() -> None:
+    """Start-up: every order the venue may hold is asked for again."""
+    for order_id in services.orders_to_recheck():
+        order_reconcile.delay(order_id)
+
+
+@worker_ready.connect(weak=False)
+def _recheck_on_start(sender=None, **kwargs) -> None:
+    # One worker of many does it: the first to take the key in the next minute.
+    if cache.add("orders:recheck-on-start", 1, timeout=60):
+        orders_recheck_all.delay()

@@ -5,7 +5,9 @@ from orders.services.cancel import order_cancel, order_cancel_all, order_cancel_
 from orders.services.reconcile import (
     order_reconcile,
     orders_needing_reconcile,
+    orders_poll,
     orders_poll_account,
+    orders_to_recheck,
 )
 from orders.services.send import order_send
 from orders.services.submit import OrderRequest, order_submit
@@ -25,5 +27,7 @@ __all__ = [
     "order_send",
     "order_submit",
     "orders_needing_reconcile",
+    "orders_poll",
     "orders_poll_account",
+    "orders_to_recheck",
 ]

@@ -147,3 +147,40 @@ def orders_needing_reconcile() -> list[int]:
             "pk", flat=True
         )
     )
+
+
+def orders_to_recheck() -> list[int]:
+    """Every order the venue may hold whose state we have not confirmed since start-up."""
+    return list(
+        Order.objects.filter(status__in=ON_VENUE).order_by("pk").values_list("pk", flat=True)
+    )
+
+
+def orders_poll(*, account_id: int) -> int:
+    """Poll one account: open orders, then its trades since the last successful poll."""
+    from accounts.errors import classify as classify_error
+    from accounts.models import ExchangeSyncState
+    from accounts.services import sync_state_record
+
+    account = ExchangeAccount.objects.filter(pk=account_id, is_active=True).first()
+    if account is None:
+        return 0
+    now = timezone.now()
+    state = ExchangeSyncState.objects.filter(
+        account=account, kind=ExchangeSyncState.Kind.TRADES
+    ).first()
+    # Overlap the previous window: a trade can be published a moment after its time.
+    since = (state.last_success_at if state and state.last_success_at else now) - timedelta(
+        minutes=5 if state and state.last_success_at else 24 * 60
+    )
+    try:
+        merged = orders_poll_account(account=account, trades_since_ms=int(since.timestamp() * 1000))
+    except Exception as exc:  # noqa: BLE001 - recorded on the sync state, retried next period
+        failure = classify_error(exc)
+        sync_state_record(
+            account=account, kind=ExchangeSyncState.Kind.TRADES, at=now, failure=failure
+        )
+        logger.warning("polling account %s failed: %s", account.pk, failure)
+        return 0
+    sync_state_record(account=account, kind=ExchangeSyncState.Kind.TRADES, at=now)
+    return merged

@@ -191,3 +191,40 @@ def test_unknown_orders_on_the_venue_are_adopted_as_external(make_sim_account, s
     assert adopted.status == Status.OPEN
     assert adopted.amount == Decimal("0.02")
     assert event_types(adopted) == ["order.adopted"]
+
+
+def test_polling_records_its_success_and_its_failures_on_the_sync_state(make_sim_account, sim):
+    from accounts.models import ExchangeSyncState
+
+    account = make_sim_account()
+    order = submit(account, type="limit", amount=Decimal("0.1"), price=Decimal("59000"))
+    send(order)
+    sim.control(
+        "POST",
+        "/faults",
+        {"method": "GET", "path": "/api/v3/openOrders", "action": "status", "status": 503},
+    )
+
+    services.orders_poll(account_id=account.pk)
+    failed = ExchangeSyncState.objects.get(account=account, kind="trades")
+    services.orders_poll(account_id=account.pk)
+    recovered = ExchangeSyncState.objects.get(account=account, kind="trades")
+
+    assert failed.consecutive_errors == 1
+    assert "OperationFailed" in failed.last_error
+    assert recovered.consecutive_errors == 0
+    assert recovered.last_success_at is not None
+
+
+def test_start_up_rechecks_every_order_the_venue_may_hold(make_sim_account):
+    from orders.tests.factories import OrderFactory
+
+    account = make_sim_account()
+    held = [
+        OrderFactory(account=account, status=s)
+        for s in ("open", "partially_filled", "cancel_requested", "submitting", "unknown")
+    ]
+    for status in ("pending", "filled", "canceled", "rejected", "expired"):
+        OrderFactory(account=account, status=status)
+
+    assert services.orders_to_recheck() == [o.pk for o in held]

@@ -182,6 +182,23 @@ CELERY_BEAT_SCHEDULE = {
         # An unconsumed heartbeat is worthless after a few periods: let the broker drop it.
         "options": {"expires": 30},
     },
+    # Orders in an unknown state are asked for by client order id.
+    "orders.orders_reconcile_sweep": {
+        "task": "orders.orders_reconcile_sweep",
+        "schedule": 15.0,
+        "options": {"expires": 15},
+    },
+    # REST polling of open orders and trades: what the stream missed arrives here.
+    "orders.orders_poll_all": {
+        "task": "orders.orders_poll_all",
+        "schedule": env.float("ORDERS_POLL_SECONDS", default=30.0),
+        "options": {"expires": 30},
+    },
+    "accounts.markets_refresh": {
+        "task": "accounts.markets_refresh",
+        "schedule": 3600.0,
+        "options": {"expires": 600},
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
