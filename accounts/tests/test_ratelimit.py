@@ -309,8 +309,9 @@ def _saturate_sync(key: str, window: Window, saturated_key: str, stop) -> None:
 
 
 def blocking_redis() -> redis.Redis:
-    """A connection without the limiter's 1 s socket timeout, for BLPOP."""
-    return redis.Redis.from_url(ratelimit.budget_redis_url(settings.REDIS_URL))
+    """A connection whose socket outwaits BLPOP (the limiter's gives up after 1 s)."""
+    url = ratelimit.budget_redis_url(settings.REDIS_URL)
+    return redis.Redis.from_url(url, socket_timeout=JOIN_TIMEOUT + 5)
 
 
 def test_an_order_is_not_delayed_while_sync_traffic_saturates_its_share(prefix):
@@ -447,3 +448,107 @@ def test_without_redis_the_client_falls_back_to_ccxts_own_limiter(budget_setting
     assert time.monotonic() - started < 0.5
 
     assert "Redis unreachable" in caplog.text
+
+
+# --- End to end: real ccxt clients in several processes against the simulator ---------------
+# Binance spot weight of each endpoint the workers call (ccxt cost x 5).
+SPOT_WEIGHT = {
+    "GET /api/v3/exchangeInfo": 20,
+    "GET /api/v3/ticker/24hr": 2,
+    "GET /api/v3/depth": 5,
+    "GET /api/v3/account": 20,
+    "GET /api/v3/openOrders": 6,
+    "POST /api/v3/order": 1,
+}
+
+
+def _hammer_simulator(account, barrier, seconds: float, saturated_key: str) -> None:
+    """A sync worker: public and private calls in turn, through the gateway's client."""
+    client = gateway.build_client(account)
+    throttle = client.throttle
+
+    def signalling_throttle(cost=None):
+        grant = throttle(cost)
+        if getattr(grant, "waited", 0) > 0:  # this worker waited: sync has used its share
+            ratelimit.redis_client().rpush(saturated_key, "1")
+        return grant
+
+    client.throttle = signalling_throttle
+    client.load_markets()
+    calls = (
+        lambda: client.fetch_ticker("BTC/USDT"),
+        lambda: client.fetch_order_book("BTC/USDT"),
+        lambda: client.fetch_balance(),
+        lambda: client.fetch_open_orders("BTC/USDT"),
+    )
+    barrier.wait(JOIN_TIMEOUT)
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline:
+        calls[i % len(calls)]()
+        i += 1
+
+
+def weight_per_window(handle, start_ms: int, end_ms: int, seconds: float) -> list[int]:
+    """The simulator's own request counts, as Binance weight, in windows every 50 ms."""
+    windows = []
+    for since in range(start_ms, end_ms, 50):
+        counts = handle.control("GET", f"/requests?since={since}&until={since + seconds * 1000}")
+        assert set(counts) <= set(SPOT_WEIGHT), counts  # nothing we did not expect to count
+        windows.append(sum(SPOT_WEIGHT[endpoint] * n for endpoint, n in counts.items()))
+    return windows
+
+
+@pytest.mark.integration
+@pytest.mark.django_db
+def test_three_processes_of_real_ccxt_clients_stay_inside_the_budget_at_the_simulator(
+    budget_settings,
+):
+    from simulator.testing import run_in_thread
+
+    # 150 weight per second, 30 at once: 120 per second refill for the three processes.
+    # Each ccxt client alone paces itself to 100 weight/s: without the shared budget the
+    # three would send about 300.
+    window = {"limit": 150, "seconds": 1, "burst": 30}
+    saturated_key = f"{{{budget_settings}}}:saturated"
+    with (
+        run_in_thread(seed=1, paused=True) as handle,
+        override_settings(
+            SIMULATOR_URL=handle.url,
+            EXCHANGE_RATE_LIMITS={"binance:spot": {"weight": [window]}},
+        ),
+    ):
+        venue = handle.control("POST", "/accounts", {"spot": {"USDT": "100000"}})
+        account = ExchangeAccountFactory(
+            mode="simulator", api_key=venue["api_key"], api_secret=venue["secret"]
+        )
+        order_client = gateway.build_client(account, priority="orders")
+        order_client.load_markets()
+        barrier = FORK.Barrier(3)
+        processes = [
+            FORK.Process(target=_hammer_simulator, args=(account, barrier, 2.0, saturated_key))
+            for _ in range(3)
+        ]
+        start_ms = time.time_ns() // 1_000_000
+        for process in processes:
+            process.start()
+        try:
+            assert blocking_redis().blpop([saturated_key], timeout=10), "sync never waited"
+            order_grants = []
+            throttle = order_client.throttle
+            order_client.throttle = lambda cost=None: order_grants.append(throttle(cost))
+            order = order_client.create_order("BTC/USDT", "market", "buy", 0.001)
+        finally:
+            for process in processes:
+                process.join(JOIN_TIMEOUT)
+        end_ms = time.time_ns() // 1_000_000
+        weights = weight_per_window(handle, start_ms, end_ms, window["seconds"])
+
+    assert [process.exitcode for process in processes] == [0, 0, 0]
+    assert order["status"] == "closed"
+    assert [grant.waited for grant in order_grants] == [0]  # sent while sync was waiting
+    rate = (window["limit"] - window["burst"]) / window["seconds"]
+    # A request reaches the simulator a few ms after its grant; 100 ms of that jitter is
+    # allowed for (its refill), nothing more.
+    assert max(weights) <= window["limit"] + rate * 0.1
+    assert max(weights) >= 0.7 * window["limit"]  # the budget, not the workers, was the limit
