@@ -53,7 +53,7 @@ def orders_reconcile_sweep() -> None:
         order_reconcile.delay(order_id)
 
 
-@shared_task(name="orders.orders_poll_all", ignore_result=True, queue="sync")
+@shared_task(name="orders.orders_poll_all", ignore_result=True)
 def orders_poll_all() -> None:
     """Beat: poll every active account's open orders and trades (the stream's safety net)."""
     from accounts.selectors import active_accounts
@@ -62,7 +62,7 @@ def orders_poll_all() -> None:
         orders_poll.delay(account_id)
 
 
-@shared_task(name="orders.orders_poll", ignore_result=True, queue="sync")
+@shared_task(name="orders.orders_poll", ignore_result=True)
 def orders_poll(account_id: int) -> None:
     services.orders_poll(account_id=account_id)
 

@@ -47,6 +47,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Static files straight from the ASGI process (daphne serves none): from the app
+    # folders in development (DEBUG: WHITENOISE_USE_FINDERS), from STATIC_ROOT in production.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -162,6 +165,9 @@ CELERY_TASK_SOFT_TIME_LIMIT = 90
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_QUEUES_NAMES = ("orders", "sync", "strategies", "default")
 CELERY_TASK_ROUTES = {
+    # Exact names win over patterns: polling is sync work, whatever app owns it.
+    "orders.orders_poll": {"queue": "sync"},
+    "orders.orders_poll_all": {"queue": "sync"},
     "orders.*": {"queue": "orders"},
     "accounts.*": {"queue": "sync"},
     "positions.*": {"queue": "sync"},

@@ -20,3 +20,7 @@ if not REDIS_URL:
 
     REDIS_URL = ensure_redis_url(VAR_DIR)
 globals().update(redis_settings(REDIS_URL))
+
+# Static files from the app folders, no collectstatic step (WhiteNoise finders).
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None

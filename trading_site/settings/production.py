@@ -43,3 +43,9 @@ X_FRAME_OPTIONS = "DENY"
 
 # daphne serves no static files: `manage.py collectstatic` (the Dockerfile runs it) fills
 # STATIC_ROOT, and the TLS-terminating proxy in front serves it under STATIC_URL.
+
+# Collected at build time (Dockerfile); hashed names, compressed, cached forever.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}

@@ -32,3 +32,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": str(VAR_DIR / "test" / f"test_db_{__import__('os').getpid()}.sqlite3")
     }
+
+# Static files from the app folders, no collectstatic step (WhiteNoise finders).
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT = None
