@@ -83,6 +83,10 @@ class Order(TimeStamped):
     parent = models.ForeignKey(
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="children"
     )
+    # The order this one replaced (an amendment by cancel-replace).
+    replaces = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="replaced_by"
+    )
     # The other order of a one-cancels-the-other pair.
     linked = models.OneToOneField(
         "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"

@@ -79,3 +79,19 @@ def _recheck_on_start(sender=None, **kwargs) -> None:
     # One worker of many does it: the first to take the key in the next minute.
     if cache.add("orders:recheck-on-start", 1, timeout=60):
         orders_recheck_all.delay()
+
+
+@shared_task(name="orders.order_amend_send", ignore_result=True)
+def order_amend_send(event_id: int) -> None:
+    outcome = services.order_amend_send(event_id=event_id)
+    if outcome == "retry":
+        order_amend_send.apply_async((event_id,), countdown=1.0)
+
+
+@shared_task(name="orders.order_replace_send", ignore_result=True)
+def order_replace_send(order_id: int) -> None:
+    outcome = services.order_replace_send(order_id=order_id)
+    if outcome == "retry":
+        order_replace_send.apply_async((order_id,), countdown=1.0)
+    elif outcome == "reconcile":
+        order_reconcile.apply_async((order_id,), countdown=1.0)

@@ -21,6 +21,8 @@ from common.time import from_ms
 CLIENT_ID_PREFIX = "tp"
 ROLE_SUFFIX = {"stop_loss": "-sl", "take_profit": "-tp"}
 
+ALGO_ID_PREFIX = "algo-"
+
 CONDITIONAL_TYPES = frozenset(
     {"stop_market", "stop_limit", "take_profit_market", "take_profit_limit"}
 )
@@ -199,13 +201,23 @@ def parse_order(order: dict) -> OrderUpdate:
     cost = to_decimal(order.get("cost"))
     if cost is None:
         cost = (average * filled) if average is not None else ZERO
+    info = order.get("info") or {}
+    order_id = str(order["id"]) if order.get("id") is not None else None
+    status = order.get("status")
+    if order_id is not None and isinstance(info, dict) and "algoId" in info:
+        # Binance numbers conditional (algo) orders apart from plain ones: keep them apart.
+        order_id = f"{ALGO_ID_PREFIX}{order_id}"
+        if status == "closed" and not filled:
+            # Triggered: the algo order is done, and the order it placed (same client id,
+            # its own order id) now carries the fills. Ours works on until that one ends.
+            status = "open"
     return OrderUpdate(
-        order_id=str(order["id"]) if order.get("id") is not None else None,
+        order_id=order_id,
         client_order_id=order.get("clientOrderId"),
         symbol=order["symbol"],
         side=order.get("side"),
         type=order.get("type"),
-        status=order.get("status"),
+        status=status,
         amount=to_decimal(order.get("amount")),
         price=to_decimal(order.get("price")),
         trigger_price=to_decimal(order.get("triggerPrice")),
@@ -220,6 +232,13 @@ def parse_order(order: dict) -> OrderUpdate:
         trades=tuple(parse_trade(t) for t in (order.get("trades") or []) if t.get("id")),
         raw=order.get("info"),
     )
+
+
+def triggered_order_id(order: dict) -> str | None:
+    """The id of the plain order a triggered conditional (algo) order placed, if any."""
+    info = order.get("info") or {}
+    actual = info.get("actualOrderId") if isinstance(info, dict) else None
+    return str(actual) if actual not in (None, "", "0", 0) else None
 
 
 def our_type(update: OrderUpdate) -> str:

@@ -131,3 +131,8 @@ class CancelAllInput(serializers.Serializer):
 
 class CancelAllOutput(serializers.Serializer):
     canceled = serializers.IntegerField()
+
+
+class AmendInput(serializers.Serializer):
+    amount = serializers.DecimalField(**MONEY, min_value=0, required=False)
+    price = serializers.DecimalField(**MONEY, min_value=0, required=False)

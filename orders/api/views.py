@@ -13,6 +13,7 @@ from accounts.selectors import account_list
 from common.exceptions import NotFound
 from orders import selectors, services
 from orders.api.serializers import (
+    AmendInput,
     CancelAllInput,
     CancelAllOutput,
     OrderCreateInput,
@@ -130,6 +131,18 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
     def cancel(self, request, pk=None):
         order = services.order_cancel(order=self.get_object(), actor=user_actor(request.user))
         return Response(OrderOutput(order).data)
+
+    @extend_schema(request=AmendInput, responses={202: OrderOutput})
+    @action(detail=True, methods=["post"])
+    def amend(self, request, pk=None):
+        """New price and/or amount. Answers with the order that will carry the change: this
+        one (modified in place) or its replacement (cancel-replace)."""
+        data = AmendInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        order = services.order_amend(
+            order=self.get_object(), actor=user_actor(request.user), **data.validated_data
+        )
+        return Response(OrderOutput(order).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=CancelAllInput, responses={200: CancelAllOutput})
     @action(detail=False, methods=["post"], url_path="cancel-all")

@@ -1,5 +1,6 @@
 """Every write and workflow of the orders app. See each module's docstring."""
 
+from orders.services.amend import order_amend, order_amend_send, order_replace_send
 from orders.services.brackets import bracket_protect, oco_settle, order_followups
 from orders.services.cancel import order_cancel, order_cancel_all, order_cancel_send
 from orders.services.reconcile import (
@@ -18,12 +19,15 @@ __all__ = [
     "bracket_protect",
     "fills_record",
     "oco_settle",
+    "order_amend",
+    "order_amend_send",
     "order_apply_update",
     "order_cancel",
     "order_cancel_all",
     "order_cancel_send",
     "order_followups",
     "order_reconcile",
+    "order_replace_send",
     "order_send",
     "order_submit",
     "orders_needing_reconcile",

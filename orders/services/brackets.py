@@ -36,7 +36,7 @@ def order_followups(*, order_id: int) -> None:
         return
     if order.role == Order.Role.ENTRY:
         bracket_protect(entry=order)
-    elif order.role in CHILD_ROLES and order.filled > 0:
+    elif order.role in CHILD_ROLES and (order.filled > 0 or order.status == Status.FILLED):
         oco_settle(order=order)
 
 

@@ -116,6 +116,9 @@ def order_cancel_send(*, order_id: int) -> str:
             _cancel_refused(order, reason=str(failure))
         # NOT_FOUND (it filled or was cancelled meanwhile) and UNKNOWN: ask the venue.
         return "reconcile"
+    if not answer.get("status"):
+        # Accepted, but answered without the order (Binance's algo-order cancel): ask.
+        return "reconcile"
     if not answer.get("clientOrderId"):
         answer["clientOrderId"] = order.client_order_id
     order_apply_update(account=account, update=venue.parse_order(answer), actor=WORKER)

@@ -51,6 +51,9 @@ def order_reconcile(*, order_id: int) -> ReconcileResult:
             is_contract=bool(market.get("contract")),
         )
         answer = client.fetch_order(order.exchange_order_id or "", order.symbol, params)
+        if actual := venue.triggered_order_id(answer):
+            # A triggered stop: its fills live on the order it placed.
+            answer = client.fetch_order(actual, order.symbol)
     except Exception as exc:  # noqa: BLE001 - classified below
         failure = classify(exc, secrets=(client.apiKey or "", client.secret or ""))
         if failure.outcome is Outcome.NOT_FOUND:
@@ -79,6 +82,28 @@ def _not_on_venue(order: Order) -> ReconcileResult:
     age = timezone.now() - (order.submitted_at or order.created_at)
     if age < window:
         return ReconcileResult("wait", delay=(window - age).total_seconds() + 0.5)
+    if order.replaces_id:
+        # A replacement is only ever sent through cancel-replace: sending it alone could
+        # leave it and the order it was to replace both working.
+        with transaction.atomic():
+            moved = Order.objects.filter(pk=order.pk, status=order.status).update(
+                status=Status.REJECTED,
+                closed_at=timezone.now(),
+                updated_at=timezone.now(),
+                status_reason="the replacement never reached the exchange",
+            )
+            if moved:
+                old_status = order.status
+                order.refresh_from_db()
+                events.record_status(
+                    order=order,
+                    type=events.REJECTED,
+                    old_status=old_status,
+                    actor=RECONCILE,
+                    reason=order.status_reason,
+                )
+                publish_order(order)
+        return ReconcileResult("skipped")
     with transaction.atomic():
         moved = Order.objects.filter(pk=order.pk, status=order.status).update(
             status=Status.PENDING,

@@ -121,7 +121,13 @@ def _merge(order: Order, update: OrderUpdate, actor: str) -> None:
         Snapshot(Status(order.status), order.filled), Snapshot(incoming, update.filled)
     )
     if decision.verdict is Verdict.SAME:
-        if order.exchange_order_id is None and update.order_id:
+        if update.order_id and (
+            order.exchange_order_id is None
+            or (
+                order.exchange_order_id.startswith(venue.ALGO_ID_PREFIX)
+                and not update.order_id.startswith(venue.ALGO_ID_PREFIX)
+            )
+        ):
             Order.objects.filter(pk=order.pk).update(exchange_order_id=update.order_id)
             order.exchange_order_id = update.order_id
             _link_orphan_fills(order)
@@ -150,7 +156,15 @@ def _merge(order: Order, update: OrderUpdate, actor: str) -> None:
         order.cost = update.cost
         if update.fees:
             order.fees = _fees_as_strings(update.fees)
-    learned_id = bool(update.order_id and not order.exchange_order_id)
+    learned_id = bool(update.order_id) and (
+        not order.exchange_order_id
+        # A triggered conditional order: from now on the venue knows it by the plain
+        # order it placed, and that order's id is on its fills.
+        or (
+            order.exchange_order_id.startswith(venue.ALGO_ID_PREFIX)
+            and not update.order_id.startswith(venue.ALGO_ID_PREFIX)
+        )
+    )
     if learned_id:
         order.exchange_order_id = update.order_id
     if update.price is not None and order.type in ("limit", "stop_limit", "take_profit_limit"):
