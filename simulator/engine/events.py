@@ -20,6 +20,10 @@ Types (``event.type`` is a dotted name, house style):
                        spot stop order starts working (Binance sends no report for that; map
                        it or skip it). ``last_fill`` is set for TRADE. A futures order placed
                        by a triggered algo order has ``orig_type`` = the algo type.
+                       AMENDMENT: a USD-M order was modified in place (same id, new price
+                       and/or quantity; Binance's ORDER_TRADE_UPDATE ``x``), possibly followed
+                       by TRADE if the new price crosses. A spot cancelReplace is CANCELED for
+                       the old order, then NEW (and TRADE...) for the new one, as on Binance.
 ``trade.user``         :class:`UserTrade` - one fill of one account's order (maker or taker).
 ``balance.changed``    :class:`BalanceChanged` - spot free/locked or the USD-M wallet
                        changed for the listed assets; read the account for values.

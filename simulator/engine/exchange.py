@@ -112,6 +112,38 @@ class AlgoRequest:
     callback_rate: Decimal | None = None
 
 
+CANCEL_REPLACE_MODES = ("STOP_ON_FAILURE", "ALLOW_FAILURE")
+CANCEL_RESTRICTIONS = {"ONLY_NEW": NEW, "ONLY_PARTIALLY_FILLED": PARTIALLY_FILLED}
+
+
+@dataclass(slots=True)
+class CancelReplaceResult:
+    """What a spot ``cancelReplace`` did: each half either has its order or its error; a new
+    order that was never attempted (STOP_ON_FAILURE after a failed cancel) has neither."""
+
+    canceled: Order | None = None
+    cancel_error: errors.BinanceError | None = None
+    new_order: Order | None = None
+    new_order_error: errors.BinanceError | None = None
+
+    @property
+    def new_order_attempted(self) -> bool:
+        return self.new_order is not None or self.new_order_error is not None
+
+
+# Binance's texts for amendments (errors.py holds the shared ones; ccxt matches the text).
+def _cancel_restricted() -> errors.BinanceError:
+    return errors.BinanceError(-2011, "Order was not canceled due to cancel restrictions.")
+
+
+def _modify_limit_only() -> errors.BinanceError:
+    return errors.BinanceError(-5025, "Only limit order is supported.")
+
+
+def _modify_no_change() -> errors.BinanceError:
+    return errors.BinanceError(-5027, "No need to modify the order.")
+
+
 def _triggered(kind: str, side: str, trigger: Decimal, price: Decimal) -> bool:
     """Stop orders fire when the price moves against the position they protect; take-profit
     orders when it moves in its favour (Binance's rule for both spot and USD-M)."""
@@ -680,9 +712,9 @@ class Exchange:
         return [f for f in fills if symbol is None or f.symbol == symbol]
 
     # ------------------------------------------------------------------ spot
-    def place_spot_order(self, account_id: str, req: OrderRequest) -> Order:
-        mkt = self.market(SPOT, req.symbol)
-        account = self.accounts[account_id]
+    def _validate_spot_request(self, mkt: MarketState, req: OrderRequest) -> tuple[bool, bool]:
+        """Parameter and filter checks of a new spot order, before the matching engine sees it
+        (``cancelReplace`` runs these before it cancels). Returns (has_price, quote_market)."""
         spec = mkt.spec
         kind = req.type
         if req.side not in (BUY, SELL):
@@ -710,6 +742,14 @@ class Exchange:
         notional = req.quote_order_qty if quote_market else reference * req.quantity  # type: ignore[operator]
         if notional < spec.min_notional:
             raise errors.filter_failure("NOTIONAL")
+        return has_price, quote_market
+
+    def place_spot_order(self, account_id: str, req: OrderRequest) -> Order:
+        mkt = self.market(SPOT, req.symbol)
+        account = self.accounts[account_id]
+        spec = mkt.spec
+        kind = req.type
+        has_price, quote_market = self._validate_spot_request(mkt, req)
         self._check_client_id(SPOT, account, req.client_order_id)
         if kind in SPOT_STOP_TYPES and _triggered(kind, req.side, req.stop_price, mkt.last_price):  # type: ignore[arg-type]
             raise errors.spot_stop_would_trigger()
@@ -776,6 +816,117 @@ class Exchange:
                 order.locked += extra
         self._emit_order(order, "TRIGGERED")
         self._run_taker(mkt, order)
+
+    # ------------------------------------------------------------------ amendments
+    def cancel_replace_spot_order(
+        self,
+        account_id: str,
+        req: OrderRequest,
+        *,
+        cancel_order_id: int | None,
+        cancel_client_id: str | None,
+        allow_failure: bool = False,
+        cancel_restriction: str | None = None,
+    ) -> CancelReplaceResult:
+        """Binance's ``POST /api/v3/order/cancelReplace``: cancel, then place ``req``.
+
+        Parameter and filter checks of the new order run first and raise (nothing happens).
+        Then the cancel; with STOP_ON_FAILURE (``allow_failure`` False) a failed cancel - the
+        order already filled, cancelled or unknown - stops there. Otherwise the new order is
+        placed exactly as ``place_spot_order`` would, so funds the cancel released are
+        available to it; its rejection is reported, not raised (the cancel stands).
+        """
+        mkt = self.market(SPOT, req.symbol)
+        self._validate_spot_request(mkt, req)
+        if cancel_restriction is not None and cancel_restriction not in CANCEL_RESTRICTIONS:
+            raise errors.BinanceError(
+                -1145, "cancelRestrictions has to be either ONLY_NEW or ONLY_PARTIALLY_FILLED."
+            )
+        result = CancelReplaceResult()
+        order = self.find_order(SPOT, account_id, req.symbol, cancel_order_id, cancel_client_id)
+        if order is None or not order.is_open:
+            result.cancel_error = errors.unknown_order_on_cancel()
+        elif cancel_restriction and order.status != CANCEL_RESTRICTIONS[cancel_restriction]:
+            result.cancel_error = _cancel_restricted()
+        else:
+            self._cancel(mkt, order)
+            result.canceled = order
+        if result.cancel_error is not None and not allow_failure:
+            return result
+        try:
+            result.new_order = self.place_spot_order(account_id, req)
+        except errors.BinanceError as exc:
+            result.new_order_error = exc
+        return result
+
+    def modify_futures_order(
+        self,
+        account_id: str,
+        symbol: str,
+        order_id: int | None,
+        client_id: str | None,
+        *,
+        side: str,
+        quantity: Decimal,
+        price: Decimal,
+    ) -> Order:
+        """Binance's USD-M Modify Order (``PUT /fapi/v1/order``): same order id, new price and
+        quantity, LIMIT orders only.
+
+        Rejections leave the order as it was: not open (-2013), not LIMIT (-5025), another
+        side, a filter, the notional, no change (-5027), or not enough margin for the larger
+        order (-2019). As Binance documents, the order is instead *cancelled* when it is
+        partially filled and the new quantity is not above the filled amount, or when it is
+        GTX (post-only) and the new price would trade. A modified order re-enters the queue:
+        it goes to the back of its (new) price level, and a price that crosses the book trades
+        at once as a taker. Subscribers see ``order.updated`` with execution type AMENDMENT.
+        """
+        mkt = self.market(FUTURES, symbol)
+        account = self.accounts[account_id]
+        spec = mkt.spec
+        order = self.find_order(FUTURES, account_id, symbol, order_id, client_id)
+        if order is None or not order.is_open:
+            raise errors.order_does_not_exist()
+        if order.type != "LIMIT":
+            raise _modify_limit_only()
+        if side != order.side:
+            raise errors.invalid_side()
+        if price <= 0 or price % spec.tick_size:
+            raise errors.filter_failure("PRICE_FILTER")
+        if quantity < spec.min_qty or quantity % spec.step_size:
+            raise errors.filter_failure("LOT_SIZE")
+        if not order.reduce_only and price * quantity < spec.min_notional:
+            raise errors.futures_min_notional(f"{spec.min_notional.normalize():f}")
+        if price == order.price and quantity == order.orig_qty:
+            raise _modify_no_change()
+        if order.executed_qty and quantity <= order.executed_qty:
+            self._cancel(mkt, order)
+            return order
+        best_opposite = mkt.book.best_price(SELL if side == BUY else BUY)
+        if (
+            order.time_in_force == "GTX"
+            and best_opposite is not None
+            and (price >= best_opposite if side == BUY else price <= best_opposite)
+        ):
+            self._cancel(mkt, order)
+            return order
+        if not order.reduce_only:
+            # Initial margin the open part of the order holds now, and would hold after.
+            before = order.remaining * order.price
+            after = (quantity - order.executed_qty) * price
+            extra = (after - before) / self.leverage(account, symbol)
+            if extra > 0 and extra > self.futures_summary(account_id, spec.quote)["available"]:
+                raise errors.futures_margin_insufficient()
+        # Out of the book at the old level, back in at the end of the new one.
+        mkt.book.remove(order)
+        order.price = price
+        order.orig_qty = quantity
+        order.update_time = self.now()
+        self._emit_order(order, "AMENDMENT")
+        self._run_taker(mkt, order)
+        self._expire_stale_reduce_only(account, mkt)
+        self._after_trades(mkt)
+        return order
 
     # ------------------------------------------------------------------ futures
     def leverage(self, account: Account, symbol: str) -> int:
@@ -1166,4 +1317,11 @@ class Exchange:
         self._finish(order, FILLED, fill)
 
 
-__all__ = ["ALGO_ORDER_TYPES", "NEW", "AlgoRequest", "Exchange", "OrderRequest"]
+__all__ = [
+    "ALGO_ORDER_TYPES",
+    "NEW",
+    "AlgoRequest",
+    "CancelReplaceResult",
+    "Exchange",
+    "OrderRequest",
+]
