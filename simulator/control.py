@@ -21,6 +21,9 @@ GET      /_sim/faults                      active faults
 DELETE   /_sim/faults[/{id}]               clear all faults, or one
 POST     /_sim/reset                       ``{"seed"?}``: fresh venue, faults, counters
 GET      /_sim/state                       ticks, paused, seed
+GET      /_sim/ws                          open websocket connections (see simulator.ws)
+POST     /_sim/ws/drop                     ``{"account_id"?, "path"?: prefix, "mode"?:
+                                           "close"|"abort"}`` drops websockets -> count
 =======  ================================  ===============================================
 """
 
@@ -38,6 +41,7 @@ from .engine.model import ZERO
 from .rest import serializers as ser
 from .rest.context import simulator_of
 from .rest.fmt import plain
+from .ws import control_drop, control_state
 
 logger = logging.getLogger(__name__)
 PREFIX = "/_sim"
@@ -298,3 +302,5 @@ def add_routes(app: web.Application) -> None:
     r.add_delete(f"{PREFIX}/faults", clear_faults)
     r.add_delete(f"{PREFIX}/faults/{{fault_id}}", clear_faults)
     r.add_post(f"{PREFIX}/reset", reset)
+    r.add_get(f"{PREFIX}/ws", control_state)
+    r.add_post(f"{PREFIX}/ws/drop", control_drop)

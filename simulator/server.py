@@ -11,7 +11,7 @@ from typing import Any
 
 from aiohttp import web
 
-from . import control
+from . import control, ws
 from .config import SimConfig
 from .engine import Exchange
 from .engine.events import Listener
@@ -130,6 +130,7 @@ def build_app(sim: Simulator, *, tick: bool = True) -> web.Application:
     spot.add_routes(app)
     futures.add_routes(app)
     control.add_routes(app)
+    ws.setup(app, sim)  # websocket routes, fed by a listener on sim (survives reset)
 
     async def ticker(_app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(sim.run_ticker()) if tick else None
