@@ -286,6 +286,28 @@ async def new_order(request: web.Request) -> web.Response:
     return ok(ser.futures_order(order))
 
 
+async def modify_order(request: web.Request) -> web.Response:
+    """``PUT /fapi/v1/order`` (Modify Order): LIMIT orders keep their id; see the engine."""
+    params, key = await signed_params(request, trade=True, futures=True)
+    order_id, client_id = order_ref(params)
+    quantity = p.optional_decimal(params, "quantity")
+    if quantity is None:
+        raise errors.mandatory_param("quantity")
+    price = p.optional_decimal(params, "price")
+    if price is None:
+        raise errors.mandatory_param("price")
+    order = exchange_of(request).modify_futures_order(
+        key.account_id,
+        p.required(params, "symbol"),
+        order_id,
+        client_id,
+        side=p.required(params, "side"),
+        quantity=quantity,
+        price=price,
+    )
+    return ok(ser.futures_order(order))
+
+
 async def get_order(request: web.Request) -> web.Response:
     params, key = await signed_params(request, futures=True)
     order_id, client_id = order_ref(params)
@@ -450,6 +472,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/fapi/v1/positionSide/dual", position_side_dual)
     r.add_post("/fapi/v1/positionSide/dual", position_side_dual)
     r.add_post("/fapi/v1/order", new_order)
+    r.add_put("/fapi/v1/order", modify_order)
     r.add_get("/fapi/v1/order", get_order)
     r.add_delete("/fapi/v1/order", cancel_order)
     r.add_get("/fapi/v1/openOrders", open_orders)

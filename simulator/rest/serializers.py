@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..config import MarketSpec, SimConfig
-from ..engine import Exchange
+from ..engine import CancelReplaceResult, Exchange
 from ..engine.exchange import FUTURES_EXCHANGE_INFO_TYPES, SPOT_ORDER_TYPES
 from ..engine.market import MarketState
 from ..engine.model import BUY, ZERO, AlgoOrder, Candle, Fill, Order, PublicTradeRecord
@@ -37,7 +37,7 @@ def spot_symbol_info(spec: MarketSpec) -> dict[str, Any]:
         "otoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
-        "cancelReplaceAllowed": False,
+        "cancelReplaceAllowed": True,
         "amendAllowed": False,
         "isSpotTradingAllowed": True,
         "isMarginTradingAllowed": False,
@@ -372,6 +372,31 @@ def spot_cancel(o: Order, cancel_client_id: str) -> dict[str, Any]:
         "side": o.side,
         "stopPrice": d8(o.stop_price),
         "selfTradePreventionMode": "NONE",
+    }
+
+
+def spot_cancel_replace(
+    result: CancelReplaceResult,
+    cancel_response: dict[str, Any] | None,
+    new_order_response: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The four keys of a cancelReplace answer (the whole body on success, ``data`` on
+    failure): a failed half carries its own ``{"code", "msg"}``, an unattempted one null."""
+    if result.cancel_error is not None:
+        cancel_result, cancel_response = "FAILURE", result.cancel_error.body()
+    else:
+        cancel_result = "SUCCESS"
+    if result.new_order_error is not None:
+        new_result, new_order_response = "FAILURE", result.new_order_error.body()
+    elif result.new_order_attempted:
+        new_result = "SUCCESS"
+    else:
+        new_result, new_order_response = "NOT_ATTEMPTED", None
+    return {
+        "cancelResult": cancel_result,
+        "newOrderResult": new_result,
+        "cancelResponse": cancel_response,
+        "newOrderResponse": new_order_response,
     }
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from aiohttp import web
 
 from .. import errors
 from ..config import SPOT
 from ..engine import OrderRequest
-from ..engine.exchange import wall_clock_ms
+from ..engine.exchange import CANCEL_REPLACE_MODES, wall_clock_ms
+from ..engine.model import Order
 from . import params as p
 from . import serializers as ser
 from .auth import api_key_params, public_params, signed_params
@@ -142,14 +144,69 @@ async def new_order(request: web.Request) -> web.Response:
     req = _order_request(params)
     exchange = exchange_of(request)
     order = exchange.place_spot_order(key.account_id, req)
+    return ok(_new_order_response(order, params))
+
+
+def _new_order_response(order: Order, params: dict[str, str]) -> dict[str, Any]:
     response_type = params.get("newOrderRespType") or (
-        "FULL" if req.type in ("MARKET", "LIMIT") else "ACK"
+        "FULL" if order.type in ("MARKET", "LIMIT") else "ACK"
     )
     if response_type == "ACK":
-        return ok(ser.spot_order_ack(order))
+        return ser.spot_order_ack(order)
     if response_type == "RESULT":
-        return ok(ser.spot_order_result(order))
-    return ok(ser.spot_order_full(order))
+        return ser.spot_order_result(order)
+    return ser.spot_order_full(order)
+
+
+async def cancel_replace(request: web.Request) -> web.Response:
+    """``POST /api/v3/order/cancelReplace``: cancel an order and place a new one.
+
+    Success is 200 with both halves. A failure of either half is Binance's error body plus a
+    ``data`` object with both results: -2022 (HTTP 400) when nothing succeeded, -2021
+    (HTTP 409) when one half did. Parameter and filter errors of the new order come first,
+    as plain errors, and change nothing.
+    """
+    params, key = await signed_params(request, trade=True)
+    mode = p.required(params, "cancelReplaceMode")
+    if mode not in CANCEL_REPLACE_MODES:
+        raise errors.BinanceError(
+            -1100,
+            "Illegal characters found in parameter 'cancelReplaceMode'; "
+            "legal range is 'STOP_ON_FAILURE, ALLOW_FAILURE'.",
+        )
+    cancel_id = p.optional_int(params, "cancelOrderId")
+    cancel_client_id = params.get("cancelOrigClientOrderId") or None
+    if cancel_id is None and cancel_client_id is None:
+        raise errors.BinanceError(
+            -1102,
+            "Param 'cancelOrigClientOrderId' or 'cancelOrderId' must be sent, "
+            "but both were empty/null!",
+        )
+    sim = simulator_of(request)
+    result = sim.exchange.cancel_replace_spot_order(
+        key.account_id,
+        _order_request(params),
+        cancel_order_id=cancel_id,
+        cancel_client_id=cancel_client_id,
+        allow_failure=mode == "ALLOW_FAILURE",
+        cancel_restriction=params.get("cancelRestrictions") or None,
+    )
+    cancel_response: dict[str, Any] | None = None
+    if result.canceled is not None:
+        cancel_response = ser.spot_cancel(
+            result.canceled, params.get("cancelNewClientOrderId") or sim.next_cancel_id()
+        )
+    new_response: dict[str, Any] | None = None
+    if result.new_order is not None:
+        new_response = _new_order_response(result.new_order, params)
+    body = ser.spot_cancel_replace(result, cancel_response, new_response)
+    if result.cancel_error is None and result.new_order_error is None:
+        return ok(body)
+    if result.canceled is None and result.new_order is None:
+        return ok({"code": -2022, "msg": "Order cancel-replace failed.", "data": body}, status=400)
+    return ok(
+        {"code": -2021, "msg": "Order cancel-replace partially failed.", "data": body}, status=409
+    )
 
 
 async def test_order(request: web.Request) -> web.Response:
@@ -266,6 +323,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/v3/account", account)
     r.add_post("/api/v3/order", new_order)
     r.add_post("/api/v3/order/test", test_order)
+    r.add_post("/api/v3/order/cancelReplace", cancel_replace)
     r.add_get("/api/v3/order", get_order)
     r.add_delete("/api/v3/order", cancel_order)
     r.add_get("/api/v3/openOrders", open_orders)
