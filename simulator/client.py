@@ -5,7 +5,7 @@ real Binance. Websocket URLs (served by ``simulator/ws.py``; these are the paths
 implement, relative to the simulator's base URL with ``http`` -> ``ws``):
 
 ====================================  ==============================================
-``/ws/spot/<n>``                      spot market streams (ccxt appends a stream number)
+``/ws/spot/stream/<n>``               spot market streams (ccxt appends a stream number)
 ``/ws/linear/market/ws/<n>``          USD-M tickers, klines, mark price
 ``/ws/linear/public/ws/<n>``          USD-M depth and trades
 ``/ws/linear/private/ws?listenKey=K``  USD-M user data (ORDER_TRADE_UPDATE, ALGO_UPDATE,
@@ -15,7 +15,10 @@ implement, relative to the simulator's base URL with ``http`` -> ``ws``):
 ====================================  ==============================================
 
 ccxt rewrites a ``linear`` base ending in ``/ws`` into the ``market``/``public``/``private``
-forms above, which is why ``linear`` is ``<base>/ws/linear/ws``.
+forms above, which is why ``linear`` is ``<base>/ws/linear/ws``. The spot path holds
+``/stream`` because ccxt.pro tells spot from futures stream messages by that substring of
+the URL (``is_spot_url``; Binance's is ``stream.binance.com``): without it a client with
+both spot and linear markets loaded files spot depth/trade/kline updates under the swap.
 
 The error-table trap: ccxt picks Binance's spot-only and futures-only error tables by URL
 prefix (``https://api.binance.com/``, ``https://fapi.binance.com/``); on a local URL they
@@ -74,8 +77,8 @@ def simulator_urls(base_url: str) -> dict[str, Any]:
         "papi": f"{base}/papi/v1",
         "papiV2": f"{base}/papi/v2",
         "ws": {
-            "spot": f"{ws}/ws/spot",
-            "margin": f"{ws}/ws/spot",
+            "spot": f"{ws}/ws/spot/stream",
+            "margin": f"{ws}/ws/spot/stream",
             "linear": f"{ws}/ws/linear/ws",
             "inverse": f"{ws}/ws/inverse/ws",
             "stock": f"{ws}/ws/stock/ws",

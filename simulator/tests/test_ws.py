@@ -380,6 +380,18 @@ async def test_watch_order_book_syncs_with_the_rest_snapshot_and_follows_steps(
     assert stepped["bids"][0][0] < stepped["asks"][0][0]
 
 
+async def test_spot_book_updates_reach_a_client_with_spot_and_linear_markets(sim, pro):
+    # ccxt tells spot stream messages from futures ones by "/stream" in the URL.
+    client = pro(options={"fetchMarkets": {"types": ["spot", "linear"]}})
+    await asyncio.wait_for(client.watch_order_book(SPOT), TIMEOUT)
+    assert SWAP in client.markets
+    _move(sim, "61000", "spot")
+    book = await _watch_until(
+        lambda: client.watch_order_book(SPOT), lambda b: b["bids"][0][0] > 60500
+    )
+    assert book["symbol"] == SPOT
+
+
 async def test_usdm_watch_mark_price_and_spot_trades_and_ohlcv(sim, make_account, pro):
     swap = pro(market_type="swap")
     spot = pro(make_account(spot={"USDT": "10000"}))
@@ -405,7 +417,7 @@ async def test_control_lists_connections_and_market_subscriptions(sim, pro):
     await _subscribed(sim, stream="btcusdt@depth@100ms")
     state = sim.control("GET", "/ws")
     assert state["count"] == 1
-    assert list(state["by_path"]) == ["/ws/spot/0"]
+    assert list(state["by_path"]) == ["/ws/spot/stream/0"]
     (conn,) = state["connections"]
     assert (conn["kind"], conn["venue"], conn["account_ids"]) == ("market", "spot", [])
     await asyncio.wait_for(watching, TIMEOUT)

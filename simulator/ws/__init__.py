@@ -4,7 +4,7 @@ Paths (relative to the simulator's base URL, ``http`` -> ``ws``; the ccxt factor
 :mod:`simulator.client` points ccxt.pro at them):
 
 =========================================  ===========================================
-``/ws/spot/<n>``                           spot market streams: SUBSCRIBE/UNSUBSCRIBE
+``/ws/spot/stream/<n>``, ``/ws/spot/<n>``  spot market streams: SUBSCRIBE/UNSUBSCRIBE
                                            ``<sym>@ticker|miniTicker|bookTicker``,
                                            ``<sym>@depth[@100ms]``, ``<sym>@trade``,
                                            ``<sym>@aggTrade``, ``<sym>@kline_1m``,

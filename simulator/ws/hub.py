@@ -283,6 +283,8 @@ class Hub:
             )
             self._ticker_dirty(event.venue, event.symbol)
         elif isinstance(event, OrderUpdated):
+            if event.execution_type == "TRIGGERED":
+                return  # a spot stop starting to work: Binance sends no report for it
             build = (
                 payloads.execution_report if event.venue == SPOT else payloads.order_trade_update
             )
