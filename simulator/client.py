@@ -1,11 +1,11 @@
 """ccxt clients configured for the simulator (sync, async and ccxt.pro).
 
 Every ``urls['api']`` key is pointed at the simulator, or a forgotten one would call the
-real Binance. Websocket URLs (served by ``simulator/ws.py``; these are the paths it must
+real Binance. Websocket URLs (served by ``simulator/ws/``; these are the paths it must
 implement, relative to the simulator's base URL with ``http`` -> ``ws``):
 
 ====================================  ==============================================
-``/ws/spot/stream/<n>``               spot market streams (ccxt appends a stream number)
+``/ws/spot/<n>``                      spot market streams (ccxt appends a stream number)
 ``/ws/linear/market/ws/<n>``          USD-M tickers, klines, mark price
 ``/ws/linear/public/ws/<n>``          USD-M depth and trades
 ``/ws/linear/private/ws?listenKey=K``  USD-M user data (ORDER_TRADE_UPDATE, ALGO_UPDATE,
@@ -15,15 +15,18 @@ implement, relative to the simulator's base URL with ``http`` -> ``ws``):
 ====================================  ==============================================
 
 ccxt rewrites a ``linear`` base ending in ``/ws`` into the ``market``/``public``/``private``
-forms above, which is why ``linear`` is ``<base>/ws/linear/ws``. The spot path holds
-``/stream`` because ccxt.pro tells spot from futures stream messages by that substring of
-the URL (``is_spot_url``; Binance's is ``stream.binance.com``): without it a client with
-both spot and linear markets loaded files spot depth/trade/kline updates under the swap.
+forms above, which is why ``linear`` is ``<base>/ws/linear/ws``.
 
 The error-table trap: ccxt picks Binance's spot-only and futures-only error tables by URL
 prefix (``https://api.binance.com/``, ``https://fapi.binance.com/``); on a local URL they
 are skipped and e.g. ``-2019 Margin is insufficient.`` becomes a bare ExchangeError. The
 subclasses here map the local prefixes back to the real hosts in ``get_exceptions_by_url``.
+
+The same kind of trap on the websocket side: ccxt.pro binance tells a spot stream message
+from a futures one by ``/stream`` in the connection URL (``is_spot_url``; Binance's spot
+streams live on ``stream.binance.com``). The pro subclasses also count the simulator's
+spot stream base as spot, or a client with spot and linear markets loaded would file spot
+depth/trade/kline updates under the swap market.
 """
 
 from __future__ import annotations
@@ -77,8 +80,8 @@ def simulator_urls(base_url: str) -> dict[str, Any]:
         "papi": f"{base}/papi/v1",
         "papiV2": f"{base}/papi/v2",
         "ws": {
-            "spot": f"{ws}/ws/spot/stream",
-            "margin": f"{ws}/ws/spot/stream",
+            "spot": f"{ws}/ws/spot",
+            "margin": f"{ws}/ws/spot",
             "linear": f"{ws}/ws/linear/ws",
             "inverse": f"{ws}/ws/inverse/ws",
             "stock": f"{ws}/ws/stock/ws",
@@ -122,6 +125,14 @@ class _SimulatorErrorsMixin:
         )
 
 
+class _SimulatorStreamsMixin:
+    """ccxt.pro: the simulator's spot stream URLs are spot (see the module docstring)."""
+
+    def is_spot_url(self, client: Any) -> bool:
+        spot = self.urls["api"]["ws"]["spot"]  # type: ignore[attr-defined]
+        return client.url.startswith(spot + "/") or super().is_spot_url(client)  # type: ignore[misc]
+
+
 class SimBinance(_SimulatorErrorsMixin, ccxt.binance):
     pass
 
@@ -138,11 +149,11 @@ class SimAsyncBinanceUsdm(_SimulatorErrorsMixin, ccxt_async.binanceusdm):
     pass
 
 
-class SimProBinance(_SimulatorErrorsMixin, ccxt_pro.binance):
+class SimProBinance(_SimulatorStreamsMixin, _SimulatorErrorsMixin, ccxt_pro.binance):
     pass
 
 
-class SimProBinanceUsdm(_SimulatorErrorsMixin, ccxt_pro.binanceusdm):
+class SimProBinanceUsdm(_SimulatorStreamsMixin, _SimulatorErrorsMixin, ccxt_pro.binanceusdm):
     pass
 
 

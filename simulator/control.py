@@ -19,7 +19,8 @@ DELETE   /_sim/requests                    reset the counters
 POST     /_sim/faults                      a fault (see :mod:`simulator.faults`) -> its id
 GET      /_sim/faults                      active faults
 DELETE   /_sim/faults[/{id}]               clear all faults, or one
-POST     /_sim/reset                       ``{"seed"?}``: fresh venue, faults, counters
+POST     /_sim/reset                       ``{"seed"?}``: fresh venue, faults, counters;
+                                           closes every websocket
 GET      /_sim/state                       ticks, paused, seed
 GET      /_sim/ws                          open websocket connections (see simulator.ws)
 POST     /_sim/ws/drop                     ``{"account_id"?, "path"?: prefix, "mode"?:
@@ -41,7 +42,7 @@ from .engine.model import ZERO
 from .rest import serializers as ser
 from .rest.context import simulator_of
 from .rest.fmt import plain
-from .ws import control_drop, control_state
+from .ws import after_reset, control_drop, control_state
 
 logger = logging.getLogger(__name__)
 PREFIX = "/_sim"
@@ -280,6 +281,7 @@ async def reset(request: web.Request) -> web.Response:
     data = await _body(request)
     sim = simulator_of(request)
     sim.reset(seed=int(data["seed"]) if "seed" in data else None)
+    after_reset(request)  # close the old venue's websockets
     return await state(request)
 
 

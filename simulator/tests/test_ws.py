@@ -324,6 +324,29 @@ async def test_dropping_by_path_aborts_market_streams_only(sim, make_account, pr
     orders.cancel()
 
 
+async def test_a_venue_reset_closes_every_connection_and_events_still_flow(sim, make_account, pro):
+    acct = make_account(spot={"USDT": "10000"})
+    old = pro(acct)
+    orders = asyncio.create_task(old.watch_orders())
+    ticker = asyncio.create_task(old.watch_ticker(SPOT))
+    await _subscribed(sim, account_id=acct["account_id"])
+    await _subscribed(sim, stream="btcusdt@miniTicker")
+
+    sim.control("POST", "/reset", {"seed": 1})
+    for watch in (orders, ticker):
+        with pytest.raises(ccxt.NetworkError):
+            await asyncio.wait_for(watch, TIMEOUT)
+    assert sim.control("GET", "/ws")["count"] == 0
+
+    # The listener was carried over to the new venue: a new account's stream works.
+    fresh = make_account(spot={"USDT": "10000"})
+    client = pro(fresh)
+    orders = asyncio.create_task(client.watch_orders())
+    await _subscribed(sim, account_id=fresh["account_id"])
+    await client.create_order(SPOT, "limit", "buy", 0.01, 59000)
+    assert (await asyncio.wait_for(orders, TIMEOUT))[0]["status"] == "open"
+
+
 # ---------------------------------------------------------------------- market streams
 @pytest.mark.parametrize(
     ("market_type", "symbol", "name", "event"),
@@ -381,7 +404,8 @@ async def test_watch_order_book_syncs_with_the_rest_snapshot_and_follows_steps(
 
 
 async def test_spot_book_updates_reach_a_client_with_spot_and_linear_markets(sim, pro):
-    # ccxt tells spot stream messages from futures ones by "/stream" in the URL.
+    # ccxt.pro tells spot stream messages from futures ones by "/stream" in the URL; the
+    # factory's clients count the simulator's spot stream base as spot.
     client = pro(options={"fetchMarkets": {"types": ["spot", "linear"]}})
     await asyncio.wait_for(client.watch_order_book(SPOT), TIMEOUT)
     assert SWAP in client.markets
@@ -417,7 +441,7 @@ async def test_control_lists_connections_and_market_subscriptions(sim, pro):
     await _subscribed(sim, stream="btcusdt@depth@100ms")
     state = sim.control("GET", "/ws")
     assert state["count"] == 1
-    assert list(state["by_path"]) == ["/ws/spot/stream/0"]
+    assert list(state["by_path"]) == ["/ws/spot/0"]
     (conn,) = state["connections"]
     assert (conn["kind"], conn["venue"], conn["account_ids"]) == ("market", "spot", [])
     await asyncio.wait_for(watching, TIMEOUT)

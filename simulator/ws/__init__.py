@@ -4,7 +4,7 @@ Paths (relative to the simulator's base URL, ``http`` -> ``ws``; the ccxt factor
 :mod:`simulator.client` points ccxt.pro at them):
 
 =========================================  ===========================================
-``/ws/spot/stream/<n>``, ``/ws/spot/<n>``  spot market streams: SUBSCRIBE/UNSUBSCRIBE
+``/ws/spot/<n>``                           spot market streams: SUBSCRIBE/UNSUBSCRIBE
                                            ``<sym>@ticker|miniTicker|bookTicker``,
                                            ``<sym>@depth[@100ms]``, ``<sym>@trade``,
                                            ``<sym>@aggTrade``, ``<sym>@kline_1m``,
@@ -30,6 +30,8 @@ Depth updates carry ``U``..``u`` (and ``pu`` on USD-M) continuing the REST depth
 ``lastUpdateId``, so ccxt's snapshot-then-deltas sync holds. Klines are 1m only (the
 engine keeps 1m candles). Control (:mod:`simulator.control`): ``GET /_sim/ws`` lists
 connections, ``POST /_sim/ws/drop`` closes all, an account's, or a path prefix's.
+``/_sim/reset`` closes every connection (close code 1012): the fresh venue has new
+accounts, keys and book update ids, so clients must reconnect and resubscribe.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from .handlers import HUB, add_routes, control_drop, control_state
+from .handlers import HUB, add_routes, after_reset, control_drop, control_state
 from .hub import Hub
 
 if TYPE_CHECKING:
@@ -68,4 +70,4 @@ def setup(app: web.Application, sim: Simulator) -> Hub:
     return hub
 
 
-__all__ = ["HUB", "Hub", "control_drop", "control_state", "setup"]
+__all__ = ["HUB", "Hub", "after_reset", "control_drop", "control_state", "setup"]

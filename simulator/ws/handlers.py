@@ -150,8 +150,7 @@ def _account_of_listen_key(request: web.Request, listen_key: str | None) -> str:
 
 
 async def spot_stream(request: web.Request) -> web.StreamResponse:
-    """``/ws/spot/stream/<n>``, ``/ws/spot/<n>`` (market streams) or ``/ws/spot/<listenKey>``
-    (legacy user data)."""
+    """``/ws/spot/<n>`` (market streams) or ``/ws/spot/<listenKey>`` (legacy user data)."""
     stream = request.match_info["stream"]
     streams = _initial_streams(stream)
     if streams is None:
@@ -333,9 +332,15 @@ async def control_drop(request: web.Request) -> web.Response:
     return web.json_response({"dropped": dropped})
 
 
+def after_reset(request: web.Request) -> None:
+    """Close the websockets of the venue ``/_sim/reset`` just replaced."""
+    hub = request.app.get(HUB)
+    if hub is not None:
+        hub.check_reset()
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
-    r.add_get("/ws/spot/stream/{stream}", spot_stream)  # what simulator.client points at
     r.add_get("/ws/spot/{stream}", spot_stream)
     r.add_get("/ws/linear/private/ws", linear_private)
     r.add_get("/ws/linear/{category:market|public}/ws/{stream}", linear_stream)

@@ -113,15 +113,41 @@ class Hub:
         self._flush_handle: asyncio.Handle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread_id: int | None = None
+        self._exchange = sim.exchange
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ lifecycle
     def bind(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._thread_id = threading.get_ident()
 
+    def check_reset(self) -> int:
+        """After ``Simulator.reset()`` (a fresh venue: accounts, keys and book update ids
+        start over) close every connection, as a venue restart would; returns how many.
+
+        Called by the control API's reset, and lazily on events and control calls for a
+        reset done some other way."""
+        if self.sim.exchange is self._exchange:
+            return 0
+        self._exchange = self.sim.exchange
+        self._pending_accounts.clear()
+        self._pending_tickers.clear()
+        stale = list(self.connections.values())
+        for conn in stale:
+            self._spawn(self.disconnect(conn, code=WSCloseCode.SERVICE_RESTART))
+        if stale:
+            logger.info("venue reset: closing %s websocket connections", len(stale))
+        return len(stale)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     def open(
         self, ws: web.WebSocketResponse, request: web.Request, *, kind: str, venue: str
     ) -> Connection:
+        self.check_reset()
         conn = Connection(
             id=self._next_id,
             path=request.path,
@@ -155,7 +181,9 @@ class Hub:
             conn.queue.put_nowait(None)
         logger.info("ws %s closed: %s", conn.id, conn.path)
 
-    async def disconnect(self, conn: Connection, *, mode: str = "close") -> None:
+    async def disconnect(
+        self, conn: Connection, *, mode: str = "close", code: int = WSCloseCode.GOING_AWAY
+    ) -> None:
         """Drop a connection as the venue would: a close frame, or (``abort``) a dead socket."""
         self.close(conn)
         if mode == "abort":
@@ -163,11 +191,12 @@ class Hub:
                 conn.transport.abort()
             return
         with contextlib.suppress(Exception):
-            await conn.ws.close(code=WSCloseCode.GOING_AWAY, message=b"dropped by the simulator")
+            await conn.ws.close(code=code, message=b"dropped by the simulator")
 
     async def drop(
         self, *, account_id: str | None = None, path: str | None = None, mode: str = "close"
     ) -> int:
+        self.check_reset()
         chosen = [
             c
             for c in list(self.connections.values())
@@ -180,6 +209,7 @@ class Hub:
         return len(chosen)
 
     def stats(self) -> dict[str, Any]:
+        self.check_reset()
         by_path: dict[str, int] = defaultdict(int)
         for conn in self.connections.values():
             by_path[conn.path] += 1
@@ -231,8 +261,7 @@ class Hub:
         except asyncio.QueueFull:
             logger.warning("ws %s: send queue full, dropping the slow consumer", conn.id)
             self.dropped_total += 1
-            task = asyncio.ensure_future(self.disconnect(conn, mode="abort"))
-            task.add_done_callback(lambda _t: None)
+            self._spawn(self.disconnect(conn, mode="abort"))
 
     def _send_user(self, venue: str, account_id: str, build: Callable[[], dict[str, Any]]) -> None:
         subscribers = self._users.get((venue, account_id))
@@ -274,6 +303,11 @@ class Hub:
         self._dispatch(event)
 
     def _dispatch(self, event: Event) -> None:
+        if self.check_reset():
+            return  # the event belongs to the fresh venue; its old sessions are closing
+        self._route(event)
+
+    def _route(self, event: Event) -> None:
         if isinstance(event, BookChanged):
             lower = event.symbol.lower()
             self._send_streams(
