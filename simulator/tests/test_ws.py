@@ -271,6 +271,44 @@ async def test_usdm_watch_orders_sees_algo_orders(sim, make_account, pro):
     assert triggered["id"] == seen[stop["id"]]["info"]["ai"]
 
 
+@pytest.mark.parametrize(("market_type", "symbol"), [("spot", SPOT), ("swap", SWAP)])
+async def test_concurrent_watch_orders_and_my_trades_share_one_subscription(
+    sim, make_account, pro, market_type, symbol
+):
+    acct = make_account(spot={"USDT": "10000"}, futures={"USDT": "10000"})
+    client = pro(acct, market_type)
+    orders = asyncio.create_task(
+        _watch_until(client.watch_orders, lambda os: any(o["status"] == "closed" for o in os))
+    )
+    trades = asyncio.create_task(client.watch_my_trades())
+    await _subscribed(sim, account_id=acct["account_id"])
+
+    order = await client.create_order(symbol, "market", "buy", 0.01)
+    (trade,) = await asyncio.wait_for(trades, TIMEOUT)
+    assert trade["order"] == order["id"]
+    assert order["id"] in {o["id"] for o in await orders}
+    (conn,) = _connections(sim)
+    assert conn["account_ids"] == [acct["account_id"]]
+    assert len(conn["subscriptions"]) == (1 if market_type == "spot" else 0)
+
+
+async def test_usdm_edit_order_reports_an_amendment(sim, make_account, pro):
+    acct = make_account(futures={"USDT": "10000"})
+    client = pro(acct, "swap")
+    placed = await client.create_order(SWAP, "limit", "buy", 0.01, 59000)
+    watching = asyncio.create_task(client.watch_orders(SWAP))
+    await _subscribed(sim, account_id=acct["account_id"])
+
+    await client.edit_order(placed["id"], SWAP, "limit", "buy", 0.02, 59100)
+    (amended,) = await asyncio.wait_for(watching, TIMEOUT)
+    assert (amended["id"], amended["info"]["x"], amended["status"]) == (
+        placed["id"],
+        "AMENDMENT",
+        "open",
+    )
+    assert (amended["price"], amended["amount"]) == (59100, 0.02)
+
+
 # ---------------------------------------------------------------------- drops
 async def test_dropping_an_accounts_connections_raises_and_a_new_watch_reconnects(
     sim, make_account, pro
