@@ -134,6 +134,7 @@ class Hub:
         self._pending_tickers.clear()
         stale = list(self.connections.values())
         for conn in stale:
+            self.close(conn)  # now: no event of the new venue may reach an old session
             self._spawn(self.disconnect(conn, code=WSCloseCode.SERVICE_RESTART))
         if stale:
             logger.info("venue reset: closing %s websocket connections", len(stale))
@@ -261,6 +262,7 @@ class Hub:
         except asyncio.QueueFull:
             logger.warning("ws %s: send queue full, dropping the slow consumer", conn.id)
             self.dropped_total += 1
+            self.close(conn)
             self._spawn(self.disconnect(conn, mode="abort"))
 
     def _send_user(self, venue: str, account_id: str, build: Callable[[], dict[str, Any]]) -> None:
