@@ -8,6 +8,14 @@ from __future__ import annotations
 
 import pytest
 
+from common.testing import poll_until
+
+
+@pytest.fixture
+def wait_for():
+    """``wait_for(condition, timeout=..., message=...)``: poll with a deadline."""
+    return poll_until
+
 
 @pytest.fixture(scope="session")
 def simulator():

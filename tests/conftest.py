@@ -6,32 +6,15 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
+from common.testing import poll_until
+
 BASE_DIR = Path(__file__).resolve().parent.parent
-
-
-def poll_until(condition, *, timeout: float, interval: float = 0.1, message: str = ""):
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout} s waiting for {message or condition}")
-        time.sleep(interval)
-
-
-@pytest.fixture
-def wait_for():
-    """``wait_for(condition, timeout=..., message=...)``: poll with a deadline."""
-    return poll_until
 
 
 def stop_process_group(proc: subprocess.Popen, timeout: float = 10) -> None:

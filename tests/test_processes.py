@@ -64,7 +64,7 @@ def test_streams_logs_active_accounts_and_exits_0_on(sig, subprocess_env, wait_f
         proc.kill()
         proc.wait()
     wait_for(lambda: output.seen("streams stopped"), timeout=5, message="the last line")
-    assert output.seen(f"would watch account {account.pk} (sim)")
+    assert output.seen(f"watching account {account.pk} (sim)")
     assert output.seen(f"streams stopped ({sig.name})")
 
 

@@ -261,6 +261,8 @@ LOGGING = {
 }
 
 # --- Orders -------------------------------------------------------------------------------
+# What the `streams` process runs for each active account (async def watcher(account_id)).
+STREAM_WATCHERS = ["orders.streams.watch_account"]
 # A rate-limited send (nothing placed) is retried with backoff this many times in all.
 ORDER_MAX_SEND_ATTEMPTS = env.int("ORDER_MAX_SEND_ATTEMPTS", default=5)
 # After an unknown outcome, first ask the venue for the order (by client order id) after:

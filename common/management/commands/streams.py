@@ -2,9 +2,10 @@
 
 An asyncio main loop that keeps one watcher task per active account (accounts.selectors.
 active_accounts()), re-reading the list every heartbeat so that accounts added or
-deactivated later are picked up. For now a watcher only announces what it would watch;
-the order-lifecycle work replaces ``watch_account`` with ccxt.pro ``watch_orders`` /
-``watch_my_trades`` loops. SIGTERM and SIGINT stop it cleanly with exit status 0.
+deactivated later are picked up. What a watcher runs comes from settings.STREAM_WATCHERS
+(dotted paths of ``async def watcher(account_id)``; the orders app's watches orders and
+trades), so this command depends on no domain app. SIGTERM and SIGINT stop it cleanly
+with exit status 0.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import asyncio
 import logging
 import signal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError
+from django.utils.module_loading import import_string
 
 from accounts.selectors import active_accounts
 
@@ -22,9 +25,12 @@ logger = logging.getLogger("streams")
 
 
 async def watch_account(account_id: int, label: str) -> None:
-    """Watch one account's private streams until cancelled."""
-    logger.info("would watch account %s (%s)", account_id, label)
-    await asyncio.Event().wait()
+    """Run every configured watcher for one account until cancelled."""
+    watchers = [import_string(path) for path in settings.STREAM_WATCHERS]
+    logger.info("watching account %s (%s): %d watcher(s)", account_id, label, len(watchers))
+    if not watchers:
+        await asyncio.Event().wait()
+    await asyncio.gather(*(watcher(account_id) for watcher in watchers))
 
 
 class Streams:
