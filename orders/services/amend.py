@@ -43,6 +43,8 @@ def order_amend(
         raise ValidationFailed("Give a new price, a new amount, or both.")
     if order.type != Order.Type.LIMIT:
         raise ValidationFailed("Only limit orders can be amended; cancel and place a new one.")
+    if order.status not in AMENDABLE:
+        raise Conflict(f"The order is {order.status}; only a resting order can be amended.")
     rules = market_rules_for(order.account, order.symbol)
     new_amount = rules.round_amount(amount) if amount is not None else order.amount
     new_price = rules.round_price(price) if price is not None else order.price

@@ -291,3 +291,21 @@ def test_changes_are_published_to_the_account_group_only_after_commit(
     assert published_before_commit == 0
     assert sorted(e["event"] for e in events) == ["fill.created", "order.updated"]
     assert {e["payload"].get("status") for e in events} >= {"filled"}
+
+
+def test_amend_through_the_api(trader, django_capture_on_commit_callbacks):
+    from orders.tests.test_lifecycle import send
+
+    response = trader.post("/api/orders/", order_payload(trader.account), format="json")
+    order = Order.objects.get(pk=response.json()["id"])
+    send(order)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        amended = trader.post(f"/api/orders/{order.pk}/amend/", {"price": "59100"}, format="json")
+    bad = trader.post(f"/api/orders/{order.pk}/amend/", {"price": "cheap"}, format="json")
+
+    assert amended.status_code == 202
+    assert amended.json()["replaces"] == order.pk
+    assert amended.json()["price"] == "59100.000000000000000000"
+    assert len(callbacks) == 2
+    assert bad.status_code == 400
