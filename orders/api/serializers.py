@@ -79,6 +79,7 @@ class OrderOutput(serializers.ModelSerializer):
             "fees",
             "parent",
             "linked",
+            "replaces",
             "group_kind",
             "role",
             "stop_loss_price",
