@@ -31,9 +31,13 @@ def simulator():
 def sim(simulator, settings):
     """The simulator, fresh for this test (no accounts, orders or faults; prices back at
     their start), paused, with the platform's gateway pointed at it."""
+    import uuid
+
     from accounts import gateway
 
     settings.SIMULATOR_URL = simulator.url
+    # Account ids repeat between tests (rolled back): each test gets its own budgets.
+    settings.EXCHANGE_RATE_LIMIT_KEY_PREFIX = f"ratelimit-test-{uuid.uuid4().hex[:12]}"
     gateway.forget_all_clients()
     simulator.control("POST", "/reset", {"seed": 7})
     simulator.control("POST", "/pause")
