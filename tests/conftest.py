@@ -52,48 +52,82 @@ def subprocess_env(django_db_setup, django_db_blocker) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
+class Worker:
+    """A real Celery worker process consuming the ``orders`` queue."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
+        self.log_path = log_path
+        with log_path.open("a") as log:
+            self.proc = subprocess.Popen(  # noqa: S603
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "trading_site",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "--queues",
+                    "orders",
+                    "--hostname",
+                    self.hostname,
+                    "--without-mingle",
+                    "--without-gossip",
+                    "--loglevel",
+                    "INFO",
+                ],
+                cwd=BASE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def wait_until_consuming(self) -> None:
+        from trading_site.celery import app
+
+        def consuming_orders() -> bool:
+            if self.proc.poll() is not None:
+                pytest.fail(f"the Celery worker exited early:\n{self.log_path.read_text()}")
+            replies = app.control.inspect(timeout=0.5, destination=[self.hostname]).active_queues()
+            return any(q["name"] == "orders" for q in (replies or {}).get(self.hostname, []))
+
+        poll_until(consuming_orders, timeout=60, message="the worker to consume 'orders'")
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group: no shutdown, no acknowledgement."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        stop_process_group(self.proc)
+
+
+@pytest.fixture
+def start_worker(subprocess_env, tmp_path):
+    """``start_worker(**env)``: a worker with extra environment, stopped after the test."""
+    workers: list[Worker] = []
+
+    def start(**extra_env: str) -> Worker:
+        worker = Worker({**subprocess_env, **extra_env}, tmp_path / "worker.log")
+        workers.append(worker)
+        worker.wait_until_consuming()
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+# Module scope: a worker left running would take other modules' `orders` tasks.
+@pytest.fixture(scope="module")
 def orders_worker(subprocess_env, tmp_path_factory) -> str:
     """A real Celery worker consuming the ``orders`` queue; yields its hostname."""
-    from trading_site.celery import app
-
-    hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "trading_site",
-                "worker",
-                "--pool",
-                "solo",
-                "--queues",
-                "orders",
-                "--hostname",
-                hostname,
-                "--without-mingle",
-                "--without-gossip",
-                "--loglevel",
-                "INFO",
-            ],
-            cwd=BASE_DIR,
-            env=subprocess_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-    def consuming_orders() -> bool:
-        if proc.poll() is not None:
-            pytest.fail(f"the Celery worker exited early:\n{log_path.read_text()}")
-        replies = app.control.inspect(timeout=0.5, destination=[hostname]).active_queues()
-        return any(q["name"] == "orders" for q in (replies or {}).get(hostname, []))
-
+    worker = Worker(subprocess_env, tmp_path_factory.mktemp("worker") / "worker.log")
     try:
-        poll_until(consuming_orders, timeout=60, message="the worker to consume 'orders'")
-        yield hostname
+        worker.wait_until_consuming()
+        yield worker.hostname
     finally:
-        stop_process_group(proc)
+        worker.stop()

@@ -1,0 +1,77 @@
+"""The order path with a real Celery worker: an order reaches the venue exactly once even
+when the worker is killed (SIGKILL) in the middle of sending it."""
+
+from decimal import Decimal
+
+import pytest
+
+from orders import services
+from orders.models import Order
+from orders.services import OrderRequest
+from orders.states import Status
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_an_order_is_sent_by_the_worker_and_fills(make_sim_account, sim, start_worker, wait_for):
+    start_worker(SIMULATOR_URL=sim.url)
+    account = make_sim_account()
+
+    order, _ = services.order_submit(
+        account=account,
+        request=OrderRequest(symbol="BTC/USDT", side="buy", type="market", amount=Decimal("0.01")),
+        origin="api",
+        actor="test",
+    )
+
+    wait_for(
+        lambda: Order.objects.get(pk=order.pk).status == Status.FILLED,
+        timeout=30,
+        message="the worker to send and fill the order",
+    )
+    assert sim.control("GET", f"/accounts/{account.sim_id}")["orders"] == 1
+
+
+def test_a_worker_killed_while_sending_leaves_exactly_one_order_after_restart(
+    make_sim_account, sim, start_worker, wait_for
+):
+    env = {"SIMULATOR_URL": sim.url, "ORDER_SUBMITTING_TIMEOUT_SECONDS": "1"}
+    first = start_worker(**env)
+    account = make_sim_account()
+    # The venue takes the order and holds its answer: the worker is mid-send.
+    sim.control(
+        "POST",
+        "/faults",
+        {
+            "method": "POST",
+            "path": "/api/v3/order",
+            "action": "drop",
+            "mode": "hang",
+            "delay_ms": 60000,
+        },
+    )
+
+    order, _ = services.order_submit(
+        account=account,
+        request=OrderRequest(symbol="BTC/USDT", side="buy", type="market", amount=Decimal("0.01")),
+        origin="api",
+        actor="test",
+    )
+    wait_for(
+        lambda: sim.control("GET", f"/accounts/{account.sim_id}")["orders"] == 1,
+        timeout=30,
+        message="the venue to hold the order",
+    )
+    assert Order.objects.get(pk=order.pk).status == Status.SUBMITTING
+    first.kill()
+
+    start_worker(**env)  # its start-up re-check asks the venue by client order id
+
+    wait_for(
+        lambda: Order.objects.get(pk=order.pk).status == Status.FILLED,
+        timeout=60,
+        message="the restarted worker to reconcile the order",
+    )
+    assert sim.control("GET", f"/accounts/{account.sim_id}")["orders"] == 1
+    events = list(Order.objects.get(pk=order.pk).events.values_list("type", flat=True))
+    assert events.count("order.submitting") == 1
