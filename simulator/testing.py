@@ -59,7 +59,16 @@ class SimulatorHandle:
         if self._stopped:
             return
         self._stopped = True
-        future = asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self.loop)
+        async def shutdown() -> None:
+            await self._runner.cleanup()
+            # Handlers still held by a "drop"/"timeout" fault: end them here, or the loop
+            # closes with pending tasks and asyncio logs each one as destroyed.
+            pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+        future = asyncio.run_coroutine_threadsafe(shutdown(), self.loop)
         try:
             future.result(15)
         except concurrent.futures.TimeoutError:
