@@ -7,6 +7,8 @@ POST     /_sim/accounts                    ``{"account_id"?, "spot": {"USDT": "1
                                            "secret"}``
 POST     /_sim/accounts/{id}/keys          ``{"can_withdraw"?, "can_trade"?}`` -> a new key
 POST     /_sim/accounts/{id}/balances      ``{"spot": {...}, "futures": {...}}`` sets them
+POST     /_sim/accounts/{id}/positions     ``{"symbol", "amount", "entry_price"}`` sets a USD-M
+                                           position directly (reconciliation tests)
 GET      /_sim/accounts/{id}               balances, open orders, positions, algo orders,
                                            trades (numbers as strings)
 GET      /_sim/markets                     per venue and symbol: mid, last, best bid/ask
@@ -130,6 +132,23 @@ async def set_balances(request: web.Request) -> web.Response:
         )
     except ValueError as exc:
         raise _bad(str(exc)) from None
+    return await account_state(request)
+
+
+async def set_position(request: web.Request) -> web.Response:
+    """``{"symbol": "BTCUSDT", "amount": "-0.5", "entry_price": "60000"}``: a USD-M
+    position changed behind the client's back."""
+    account_id = _account_id(request)
+    data = await _body(request)
+    try:
+        simulator_of(request).exchange.set_position(
+            account_id,
+            _symbol(str(data["symbol"])),
+            amount=Decimal(str(data["amount"])),
+            entry_price=Decimal(str(data.get("entry_price", "0"))),
+        )
+    except (KeyError, InvalidOperation, ValueError) as exc:
+        raise _bad(f"symbol, amount and entry_price are required: {exc}") from None
     return await account_state(request)
 
 
@@ -290,6 +309,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post(f"{PREFIX}/accounts", create_account)
     r.add_post(f"{PREFIX}/accounts/{{account_id}}/keys", add_key)
     r.add_post(f"{PREFIX}/accounts/{{account_id}}/balances", set_balances)
+    r.add_post(f"{PREFIX}/accounts/{{account_id}}/positions", set_position)
     r.add_get(f"{PREFIX}/accounts/{{account_id}}", account_state)
     r.add_get(f"{PREFIX}/markets", markets)
     r.add_post(f"{PREFIX}/price", set_price)

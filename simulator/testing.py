@@ -59,6 +59,7 @@ class SimulatorHandle:
         if self._stopped:
             return
         self._stopped = True
+
         async def shutdown() -> None:
             await self._runner.cleanup()
             # Handlers still held by a "drop"/"timeout" fault: end them here, or the loop

@@ -271,6 +271,21 @@ class Exchange:
         if futures:
             self._emit_balance(FUTURES, account_id, tuple(futures), "FUNDING")
 
+    def set_position(
+        self, account_id: str, symbol: str, *, amount: Decimal, entry_price: Decimal
+    ) -> None:
+        """Set a USD-M position directly, as if changed behind the client's back (control
+        API): no order, no fill, no margin check - for reconciliation tests."""
+        account = self.accounts[account_id]
+        self.market(FUTURES, symbol)
+        if amount != 0 and entry_price <= 0:
+            raise ValueError("a position needs a positive entry price")
+        pos = account.position(symbol)
+        pos.amount = amount
+        pos.entry_price = entry_price if amount != 0 else ZERO
+        pos.update_time = self.now()
+        self._emit(PositionChanged(account_id, replace(pos), pos.update_time))
+
     def listen_key(self, account_id: str) -> str:
         """The account's user-data listenKey (one per account, like Binance's USD-M)."""
         account = self.accounts[account_id]

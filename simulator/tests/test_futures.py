@@ -190,3 +190,24 @@ def test_listen_key_takes_only_the_api_key(make_account, make_client):
     first = client.fapiPrivatePostListenKey()["listenKey"]
     assert client.fapiPrivatePutListenKey()["listenKey"] == first
     assert len(first) > 20
+
+
+def test_the_control_api_can_change_a_position_behind_the_clients_back(
+    sim, make_account, make_client
+):
+    account = make_account(futures={"USDT": "100000"})
+    client = make_client(account, market_type="swap")
+
+    sim.control(
+        "POST",
+        f"/accounts/{account['account_id']}/positions",
+        {"symbol": "BTC/USDT", "amount": "-0.5", "entry_price": "60000"},
+    )
+
+    (position,) = client.fetch_positions()
+    assert (position["side"], position["contracts"], position["entryPrice"]) == (
+        "short",
+        0.5,
+        60000.0,
+    )
+    assert _position(sim, account)["positionAmt"] == "-0.5"
