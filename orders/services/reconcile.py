@@ -8,11 +8,13 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import gateway
 from accounts.errors import Outcome, classify
 from accounts.models import ExchangeAccount
+from common.time import from_ms
 from orders import events, venue
 from orders.models import Order
 from orders.services.common import POLL, RECONCILE, publish_order
@@ -134,13 +136,14 @@ def orders_poll_account(*, account: ExchangeAccount, trades_since_ms: int | None
     """
     client = gateway.get_client(account)
     gateway.ensure_markets(client, account)
-    # Before anything is merged: the symbols whose trades we may be missing.
+    # Before anything is merged: the symbols whose trades we may be missing - orders
+    # still working, and orders that changed since the trades window began (a market
+    # order fills at once, and a futures order's answer carries no fills).
+    recent = Q(status__in=NOT_TERMINAL)
+    if trades_since_ms is not None:
+        recent |= Q(updated_at__gte=from_ms(trades_since_ms))
     active_symbols = sorted(
-        set(
-            Order.objects.filter(account=account, status__in=NOT_TERMINAL).values_list(
-                "symbol", flat=True
-            )
-        )
+        set(Order.objects.filter(recent, account=account).values_list("symbol", flat=True))
     )
     merged = 0
     open_orders = client.fetch_open_orders()

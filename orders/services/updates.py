@@ -278,6 +278,11 @@ def _record_fills(
         if duplicates:
             events.record_fill_duplicates(order=order, trade_ids=duplicates, actor=actor)
     publish_fills(created)
+    if created:
+        from orders.signals import fills_committed
+
+        account_id = account.pk
+        transaction.on_commit(lambda: fills_committed.send(sender=Fill, account_id=account_id))
     return created
 
 

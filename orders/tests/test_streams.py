@@ -12,9 +12,9 @@ import pytest
 
 from accounts.gateway import load_credentials
 from accounts.models import ExchangeSyncState
+from accounts.streams import AccountStream
 from orders.models import Fill, Order
 from orders.states import Status
-from orders.streams import AccountStream
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

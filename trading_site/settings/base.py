@@ -200,6 +200,16 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("ORDERS_POLL_SECONDS", default=30.0),
         "options": {"expires": 30},
     },
+    "positions.accounts_sync_all": {
+        "task": "positions.accounts_sync_all",
+        "schedule": env.float("POSITIONS_SYNC_SECONDS", default=30.0),
+        "options": {"expires": 30},
+    },
+    "positions.snapshots_take": {
+        "task": "positions.snapshots_take",
+        "schedule": env.float("BALANCE_SNAPSHOT_SECONDS", default=300.0),
+        "options": {"expires": 300},
+    },
     "accounts.markets_refresh": {
         "task": "accounts.markets_refresh",
         "schedule": 3600.0,
@@ -261,8 +271,9 @@ LOGGING = {
 }
 
 # --- Orders -------------------------------------------------------------------------------
-# What the `streams` process runs for each active account (async def watcher(account_id)).
-STREAM_WATCHERS = ["orders.streams.watch_account"]
+# The `streams` process runs one websocket stream per active account; each app listed
+# here contributes what it watches on it and how it catches up after a reconnect.
+STREAM_APPS = ["orders.streams.STREAM", "positions.streams.STREAM"]
 # A rate-limited send (nothing placed) is retried with backoff this many times in all.
 ORDER_MAX_SEND_ATTEMPTS = env.int("ORDER_MAX_SEND_ATTEMPTS", default=5)
 # After an unknown outcome, first ask the venue for the order (by client order id) after:
@@ -284,3 +295,11 @@ EXCHANGE_RATE_LIMIT_SYNC_SHARE = env.float("EXCHANGE_RATE_LIMIT_SYNC_SHARE", def
 # Longest wait for the budget before a request fails as not sent (RateLimitExceeded).
 EXCHANGE_RATE_LIMIT_MAX_WAIT_SECONDS = {"orders": 5.0, "sync": 30.0}
 EXCHANGE_RATE_LIMIT_KEY_PREFIX = "ratelimit"
+
+# --- Positions and portfolio ----------------------------------------------------------------
+# The currency every portfolio figure is given in.
+PORTFOLIO_REFERENCE_ASSET = env.str("PORTFOLIO_REFERENCE_ASSET", default="USDT")
+# "Today" for P&L: the calendar day in this time zone.
+PNL_TIME_ZONE = env.str("PNL_TIME_ZONE", default="UTC")
+# Last prices for valuation are fetched once per venue and kept this long.
+PRICES_CACHE_SECONDS = env.int("PRICES_CACHE_SECONDS", default=10)

@@ -2,10 +2,9 @@
 
 An asyncio main loop that keeps one watcher task per active account (accounts.selectors.
 active_accounts()), re-reading the list every heartbeat so that accounts added or
-deactivated later are picked up. What a watcher runs comes from settings.STREAM_WATCHERS
-(dotted paths of ``async def watcher(account_id)``; the orders app's watches orders and
-trades), so this command depends on no domain app. SIGTERM and SIGINT stop it cleanly
-with exit status 0.
+deactivated later are picked up. What each account's stream watches comes from the apps
+in settings.STREAM_APPS (accounts.streams), so this command depends on no domain app.
+SIGTERM and SIGINT stop it cleanly with exit status 0.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError
-from django.utils.module_loading import import_string
 
 from accounts.selectors import active_accounts
 
@@ -25,12 +23,11 @@ logger = logging.getLogger("streams")
 
 
 async def watch_account(account_id: int, label: str) -> None:
-    """Run every configured watcher for one account until cancelled."""
-    watchers = [import_string(path) for path in settings.STREAM_WATCHERS]
-    logger.info("watching account %s (%s): %d watcher(s)", account_id, label, len(watchers))
-    if not watchers:
-        await asyncio.Event().wait()
-    await asyncio.gather(*(watcher(account_id) for watcher in watchers))
+    """Run the account's stream, with what every app in STREAM_APPS watches on it."""
+    from accounts.streams import AccountStream
+
+    logger.info("watching account %s (%s): %s", account_id, label, ", ".join(settings.STREAM_APPS))
+    await AccountStream(account_id).run()
 
 
 class Streams:

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from accounts.models import BalanceSnapshot
+from positions.models import Balance, Drift, Position
+
+MONEY = {"max_digits": 38, "decimal_places": 18}
+
+
+class PositionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Position
+        fields = [
+            "id",
+            "account",
+            "symbol",
+            "side",
+            "source",
+            "status",
+            "base_asset",
+            "quote_asset",
+            "contracts",
+            "contract_size",
+            "entry_price",
+            "mark_price",
+            "liquidation_price",
+            "unrealized_pnl",
+            "realized_pnl",
+            "margin",
+            "leverage",
+            "notional",
+            "opened_at",
+            "closed_at",
+            "last_synced_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
+class BalanceOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Balance
+        fields = ["account", "asset", "total", "free", "used", "synced_at"]
+        read_only_fields = fields
+
+
+class BalanceSnapshotOutput(serializers.ModelSerializer):
+    class Meta:
+        model = BalanceSnapshot
+        fields = [
+            "account",
+            "asset",
+            "total",
+            "free",
+            "used",
+            "value_quote",
+            "quote_asset",
+            "taken_at",
+        ]
+        read_only_fields = fields
+
+
+class DriftOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Drift
+        fields = [
+            "id",
+            "account",
+            "position",
+            "kind",
+            "subject",
+            "field",
+            "ours",
+            "theirs",
+            "detected_at",
+        ]
+        read_only_fields = fields
+
+
+class PortfolioOutput(serializers.Serializer):
+    reference = serializers.CharField()
+    equity = serializers.DecimalField(**MONEY)
+    equity_by_account = serializers.DictField(child=serializers.DecimalField(**MONEY))
+    unvalued_assets = serializers.ListField(child=serializers.CharField())
+    exposure = serializers.DictField(child=serializers.DecimalField(**MONEY))
+    unrealized = serializers.DecimalField(**MONEY)
+    realized_today = serializers.DecimalField(**MONEY)
+    pnl_today = serializers.DecimalField(**MONEY)
+
+
+class CloseAllInput(serializers.Serializer):
+    account = serializers.IntegerField(min_value=1)

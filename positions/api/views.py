@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.selectors import account_list
+from common.exceptions import NotFound
+from orders.api.serializers import OrderOutput
+from orders.services.common import user_actor
+from positions import selectors, services
+from positions.api.serializers import (
+    BalanceOutput,
+    BalanceSnapshotOutput,
+    CloseAllInput,
+    DriftOutput,
+    PortfolioOutput,
+    PositionOutput,
+)
+from positions.models import Position
+
+
+def _user_account(user, account_id):
+    account = account_list(user=user).filter(pk=account_id).first()
+    if account is None:
+        raise NotFound(f"No account {account_id}.")
+    return account
+
+
+def _account_filter(params) -> int | None:
+    value = params.get("account")
+    if value in (None, ""):
+        return None
+    if not str(value).isdigit():
+        raise serializers.ValidationError({"account": "must be an account id."})
+    return int(value)
+
+
+class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Positions on the requesting user's accounts."""
+
+    serializer_class = PositionOutput
+
+    def get_queryset(self):
+        params = self.request.query_params
+        status = params.get("status")
+        if status and status not in Position.Status.values:
+            raise serializers.ValidationError({"status": "open or closed."})
+        return selectors.position_list(
+            user=self.request.user,
+            filters={
+                "account": _account_filter(params),
+                "status": status,
+                "symbol": params.get("symbol"),
+            },
+        )
+
+    @extend_schema(request=None, responses={202: OrderOutput})
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        """Close with a reduce-only market order; answers with that order."""
+        order = services.position_close(
+            position=self.get_object(), actor=user_actor(request.user), created_by=request.user
+        )
+        return Response(OrderOutput(order).data, status=202)
+
+    @extend_schema(request=CloseAllInput, responses={202: OrderOutput(many=True)})
+    @action(detail=False, methods=["post"], url_path="close-all")
+    def close_all(self, request):
+        data = CloseAllInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = _user_account(request.user, data.validated_data["account"])
+        orders = services.positions_close_all(
+            account=account, actor=user_actor(request.user), created_by=request.user
+        )
+        return Response(OrderOutput(orders, many=True).data, status=202)
+
+    @extend_schema(request=CloseAllInput, responses={200: PositionOutput(many=True)})
+    @action(detail=False, methods=["post"])
+    def sync(self, request):
+        """Sync now: the account's positions and balances from the exchange."""
+        data = CloseAllInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        account = _user_account(request.user, data.validated_data["account"])
+        services.account_sync(account=account)
+        positions = selectors.position_list(
+            user=request.user, filters={"account": account.pk, "status": "open"}
+        )
+        return Response(PositionOutput(positions, many=True).data)
+
+
+class BalanceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = BalanceOutput
+    pagination_class = None
+
+    def get_queryset(self):
+        balances = selectors.balance_list(user=self.request.user)
+        if account := _account_filter(self.request.query_params):
+            balances = balances.filter(account_id=account)
+        return balances
+
+    @extend_schema(responses={200: BalanceSnapshotOutput(many=True)})
+    @action(detail=False, methods=["get"])
+    def history(self, request):
+        snapshots = selectors.balance_history(
+            user=request.user, account_id=_account_filter(request.query_params)
+        )
+        page = self.paginate_queryset(snapshots)
+        return Response(
+            BalanceSnapshotOutput(page if page is not None else snapshots[:500], many=True).data
+        )
+
+
+class DriftViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    serializer_class = DriftOutput
+
+    def get_queryset(self):
+        return selectors.drift_list(user=self.request.user)
+
+
+class PortfolioView(APIView):
+    @extend_schema(responses={200: PortfolioOutput})
+    def get(self, request):
+        portfolio = selectors.portfolio_summary(user=request.user)
+        return Response(PortfolioOutput(portfolio).data)
+
+
+class PerformanceView(APIView):
+    @extend_schema(responses={200: None})
+    def get(self, request):
+        account_id = _account_filter(request.query_params)
+        if account_id is not None:
+            _user_account(request.user, account_id)
+        return Response(selectors.performance(user=request.user, account_id=account_id))

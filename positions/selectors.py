@@ -1,0 +1,203 @@
+"""Reads of the positions app, scoped to the requesting user."""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from datetime import datetime, time
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import QuerySet, Sum
+from django.utils import timezone
+
+from accounts import gateway
+from accounts.errors import classify
+from accounts.models import BalanceSnapshot, ExchangeAccount
+from common.decimal import to_decimal
+from positions.models import Balance, Drift, Position, RealizedPnl
+from positions.valuation import BalanceLine, Portfolio, PositionLine, market_key, value_portfolio
+
+logger = logging.getLogger(__name__)
+
+
+def position_list(*, user, filters: dict | None = None) -> QuerySet[Position]:
+    positions = Position.objects.filter(account__owner=user).select_related("account")
+    filters = filters or {}
+    if account := filters.get("account"):
+        positions = positions.filter(account_id=account)
+    if status := filters.get("status"):
+        positions = positions.filter(status=status)
+    if symbol := filters.get("symbol"):
+        positions = positions.filter(symbol=symbol)
+    return positions
+
+
+def balance_list(*, user) -> QuerySet[Balance]:
+    return Balance.objects.filter(account__owner=user).order_by("account_id", "asset")
+
+
+def balance_history(*, user, account_id: int | None = None) -> QuerySet[BalanceSnapshot]:
+    snapshots = BalanceSnapshot.objects.filter(account__owner=user)
+    if account_id:
+        snapshots = snapshots.filter(account_id=account_id)
+    return snapshots.order_by("-taken_at", "asset")
+
+
+def drift_list(*, user) -> QuerySet[Drift]:
+    return Drift.objects.filter(account__owner=user).select_related("account")
+
+
+def day_start(now: datetime) -> datetime:
+    """Midnight of ``now``'s calendar day in PNL_TIME_ZONE, as an aware datetime."""
+    zone = zoneinfo.ZoneInfo(settings.PNL_TIME_ZONE)
+    local = now.astimezone(zone)
+    return datetime.combine(local.date(), time.min, tzinfo=zone)
+
+
+def last_prices(accounts: list[ExchangeAccount]) -> dict[str, Decimal]:
+    """Last prices by market ("BTC/USDT"), one ticker call per venue, cached briefly.
+
+    A venue that cannot be reached gives no prices (its assets show as unvalued)
+    rather than failing the whole page.
+    """
+    prices: dict[str, Decimal] = {}
+    seen: set[str] = set()
+    # Spot venues first: their prices win over perpetuals' for the same pair.
+    for account in sorted(accounts, key=lambda a: a.market_type != "spot"):
+        key = f"tickers:{gateway.markets_cache_key(account)}"
+        if key in seen:
+            continue
+        seen.add(key)
+        venue_prices = cache.get(key)
+        if venue_prices is None:
+            try:
+                tickers = gateway.get_client(account).fetch_tickers()
+            except Exception as exc:  # noqa: BLE001 - shown as unvalued, logged
+                logger.warning("no prices from %s: %s", key, classify(exc))
+                continue
+            venue_prices = {
+                market_key(symbol): str(ticker["last"])
+                for symbol, ticker in tickers.items()
+                if ticker.get("last") is not None
+            }
+            cache.set(key, venue_prices, timeout=settings.PRICES_CACHE_SECONDS)
+        for symbol, price in venue_prices.items():
+            prices.setdefault(symbol, to_decimal(price))
+    return prices
+
+
+def portfolio_summary(*, user, prices: dict[str, Decimal] | None = None) -> Portfolio:
+    """The user's accounts valued together in PORTFOLIO_REFERENCE_ASSET.
+
+    A fixed number of queries whatever the number of accounts and positions: accounts,
+    balances, open positions, today's realized P&L (plus one ticker call per venue when
+    prices are not given and not cached).
+    """
+    accounts = list(ExchangeAccount.objects.filter(owner=user, is_active=True))
+    if prices is None:
+        prices = last_prices(accounts)
+    balances = [
+        BalanceLine(account_id, asset, total)
+        for account_id, asset, total in Balance.objects.filter(
+            account__owner=user, account__is_active=True
+        ).values_list("account_id", "asset", "total")
+    ]
+    # Plain tuples, not model instances: the valuation needs values, and building 500
+    # instances costs more than the query.
+    positions = [
+        PositionLine(
+            account_id=account_id,
+            symbol=symbol,
+            signed_amount=contracts if side == Position.Side.LONG else -contracts,
+            entry_price=entry_price,
+            mark_price=mark_price,
+            unrealized=unrealized,
+            derivative=source == Position.Source.EXCHANGE,
+        )
+        for account_id, symbol, side, contracts, entry_price, mark_price, unrealized, source in (
+            Position.objects.filter(
+                account__owner=user, account__is_active=True, status=Position.Status.OPEN
+            ).values_list(
+                "account_id",
+                "symbol",
+                "side",
+                "contracts",
+                "entry_price",
+                "mark_price",
+                "unrealized_pnl",
+                "source",
+            )
+        )
+    ]
+    realized_today = RealizedPnl.objects.filter(
+        account__owner=user, realized_at__gte=day_start(timezone.now())
+    ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+    return value_portfolio(
+        balances=balances,
+        positions=positions,
+        prices=prices,
+        reference=settings.PORTFOLIO_REFERENCE_ASSET,
+        realized_today=realized_today,
+    )
+
+
+def equity_curve(*, user, account_id: int | None = None) -> list[tuple[datetime, Decimal]]:
+    """Daily equity in the reference asset, from balance snapshots: for each day the last
+    snapshot of each account (carried forward to days it has none), summed."""
+    snapshots = BalanceSnapshot.objects.filter(account__owner=user, value_quote__isnull=False)
+    if account_id:
+        snapshots = snapshots.filter(account_id=account_id)
+    instants: dict[tuple[int, datetime], Decimal] = {}
+    for account, taken_at, value in snapshots.order_by("taken_at").values_list(
+        "account_id", "taken_at", "value_quote"
+    ):
+        instants[(account, taken_at)] = instants.get((account, taken_at), Decimal(0)) + value
+    by_day: dict = {}
+    for (account, taken_at), value in sorted(instants.items(), key=lambda item: item[0][1]):
+        by_day.setdefault(taken_at.date(), {})[account] = (taken_at, value)
+    curve: list[tuple[datetime, Decimal]] = []
+    latest: dict[int, Decimal] = {}
+    for day in sorted(by_day):
+        for account, (_, value) in by_day[day].items():
+            latest[account] = value
+        moment = max(taken_at for taken_at, _ in by_day[day].values())
+        curve.append((moment, sum(latest.values(), Decimal(0))))
+    return curve
+
+
+def performance(*, user, account_id: int | None = None) -> dict:
+    """Performance statistics (positions.performance) from closed positions and the
+    equity curve, JSON-ready (numbers as strings)."""
+    from dataclasses import asdict
+
+    from positions.performance import RoundTrip, summarize
+
+    closed = Position.objects.filter(
+        account__owner=user, status=Position.Status.CLOSED, closed_at__isnull=False
+    )
+    if account_id:
+        closed = closed.filter(account_id=account_id)
+    trips = [
+        RoundTrip(
+            symbol=p.symbol,
+            side=p.side,
+            opened_at=min(p.opened_at, p.closed_at),
+            closed_at=p.closed_at,
+            pnl=p.realized_pnl,
+        )
+        for p in closed.only("symbol", "side", "opened_at", "closed_at", "realized_pnl")
+    ]
+    summary = asdict(summarize(trips, equity_curve(user=user, account_id=account_id)))
+
+    def plain(value):
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, Decimal):
+            return str(value)
+        if isinstance(value, datetime):
+            return value.isoformat()
+        return value
+
+    return plain(summary)

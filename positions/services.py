@@ -1,0 +1,580 @@
+"""Writes of the positions app: positions and balances kept equal to the exchange.
+
+Two sources, one table. Derivative positions are copied from the exchange (REST sync on
+beat, ``watch_positions`` in the streams process); spot and paper holdings are built
+from our fills (``positions_apply_fills``). Whenever a sync finds the exchange
+different from what our records plus the fills we saw since would say, it corrects our
+record and writes a Drift row: what, ours, theirs, when.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from accounts import gateway
+from accounts.models import BalanceSnapshot, ExchangeAccount
+from common.decimal import ZERO, normalize, to_decimal
+from common.exceptions import Conflict, ValidationFailed
+from common.time import from_ms
+from orders.models import Fill, Order
+from positions import pnl
+from positions.models import Balance, Drift, FillCursor, Position, RealizedPnl
+from realtime.groups import account_group
+from realtime.publish import broadcast_on_commit
+
+logger = logging.getLogger(__name__)
+
+
+def _publish_position(position: Position) -> None:
+    from positions.api.serializers import PositionOutput
+
+    broadcast_on_commit(
+        group=account_group(position.account_id),
+        event="position.updated",
+        payload=PositionOutput(position).data,
+    )
+
+
+def _publish_balances(account_id: int, balances: list[Balance]) -> None:
+    from positions.api.serializers import BalanceOutput
+
+    broadcast_on_commit(
+        group=account_group(account_id),
+        event="balance.updated",
+        payload={"account": account_id, "balances": BalanceOutput(balances, many=True).data},
+    )
+
+
+def _assets(symbol: str) -> tuple[str, str]:
+    base, _, rest = symbol.partition("/")
+    return base, rest.split(":")[0]
+
+
+def _drift(
+    *,
+    account_id: int,
+    kind: str,
+    subject: str,
+    field: str,
+    ours,
+    theirs,
+    at: datetime,
+    position: Position | None = None,
+) -> Drift:
+    logger.warning(
+        "drift on account %s: %s %s.%s ours=%s theirs=%s",
+        account_id,
+        kind,
+        subject,
+        field,
+        ours,
+        theirs,
+    )
+    return Drift.objects.create(
+        account_id=account_id,
+        position=position,
+        kind=kind,
+        subject=subject,
+        field=field,
+        ours=_shown(ours),
+        theirs=_shown(theirs),
+        detected_at=at,
+    )
+
+
+def _shown(value) -> str:
+    return format(normalize(value), "f") if isinstance(value, Decimal) else str(value)
+
+
+# --- Spot and paper: holdings from fills ----------------------------------------------------
+
+
+def positions_apply_fills(*, account_id: int) -> int:
+    """Apply the account's new fills (after its cursor, in id order) to its positions.
+
+    Spot/paper: average-cost holdings (positions.pnl). Derivatives: the exchange's
+    realized P&L per trade (Binance's ``realizedPnl``/``rp``) is recorded; contracts and
+    entry stay the exchange's. Holds the cursor row lock, so concurrent runs apply each
+    fill once; returns how many fills were applied.
+    """
+    with transaction.atomic():
+        cursor, _ = FillCursor.objects.get_or_create(account_id=account_id)
+        cursor = FillCursor.objects.select_for_update().get(pk=cursor.pk)
+        account = ExchangeAccount.objects.get(pk=account_id)
+        fills = list(
+            Fill.objects.filter(account_id=account_id, pk__gt=cursor.last_fill_id).order_by("pk")[
+                :1000
+            ]
+        )
+        if not fills:
+            return 0
+        if account.market_type == ExchangeAccount.MarketType.SPOT:
+            touched = _apply_spot_fills(account, fills)
+        else:
+            touched = _apply_derivative_fills(account, fills)
+        cursor.last_fill_id = fills[-1].pk
+        cursor.save(update_fields=["last_fill_id"])
+        for position in touched.values():
+            _publish_position(position)
+    return len(fills)
+
+
+def _apply_spot_fills(account: ExchangeAccount, fills: list[Fill]) -> dict[int, Position]:
+    touched: dict[int, Position] = {}
+    for fill in fills:
+        base, quote = _assets(fill.symbol)
+        position = (
+            Position.objects.select_for_update()
+            .filter(
+                account=account,
+                symbol=fill.symbol,
+                side=Position.Side.LONG,
+                status=Position.Status.OPEN,
+            )
+            .first()
+        )
+        at = fill.exchange_ts or fill.created_at
+        if position is None:
+            if fill.side == "sell":
+                continue  # coins from before the platform: no holding of ours to reduce
+            position = Position(
+                account=account,
+                symbol=fill.symbol,
+                side=Position.Side.LONG,
+                source=Position.Source.FILLS,
+                base_asset=base,
+                quote_asset=quote,
+                opened_at=at,
+            )
+        holding = pnl.Holding(
+            amount=position.contracts,
+            average_cost=position.entry_price or ZERO,
+            realized=position.realized_pnl,
+        )
+        applied = pnl.apply_fill(
+            holding,
+            pnl.SpotFill(
+                side=fill.side,
+                amount=fill.amount,
+                price=fill.price,
+                fee=fill.fee,
+                fee_asset=fill.fee_asset,
+                base=base,
+                quote=quote,
+            ),
+        )
+        position.contracts = applied.holding.amount
+        position.entry_price = applied.holding.average_cost
+        position.realized_pnl = applied.holding.realized
+        if position.contracts == 0:
+            position.status = Position.Status.CLOSED
+            position.closed_at = at
+        position.save()
+        if fill.side == "sell":
+            RealizedPnl.objects.create(
+                account=account,
+                position=position,
+                fill=fill,
+                amount=applied.realized,
+                asset=quote,
+                realized_at=at,
+            )
+        touched[position.pk] = position
+    return touched
+
+
+def _apply_derivative_fills(account: ExchangeAccount, fills: list[Fill]) -> dict[int, Position]:
+    touched: dict[int, Position] = {}
+    for fill in fills:
+        raw = fill.raw or {}
+        realized = to_decimal(raw.get("realizedPnl", raw.get("rp")))
+        if realized is None:
+            continue
+        at = fill.exchange_ts or fill.created_at
+        # Fills are applied before each exchange sync, so the position a fill belongs to
+        # is the open one; a fill that arrives after its position closed goes to the last.
+        position = (
+            Position.objects.filter(account=account, symbol=fill.symbol)
+            .order_by("-status", "-opened_at", "-pk")  # "open" sorts after "closed"
+            .first()
+        )
+        _, quote = _assets(fill.symbol)
+        RealizedPnl.objects.create(
+            account=account,
+            position=position,
+            fill=fill,
+            amount=realized,
+            asset=quote,
+            realized_at=at,
+        )
+        if position is not None:
+            Position.objects.filter(pk=position.pk).update(
+                realized_pnl=position.realized_pnl + realized
+            )
+            position.realized_pnl += realized
+            touched[position.pk] = position
+    return touched
+
+
+# --- Derivatives: positions from the exchange ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangePosition:
+    symbol: str
+    side: str
+    contracts: Decimal
+    contract_size: Decimal | None
+    entry_price: Decimal | None
+    mark_price: Decimal | None
+    liquidation_price: Decimal | None
+    unrealized_pnl: Decimal | None
+    margin: Decimal | None
+    leverage: Decimal | None
+    notional: Decimal | None
+    timestamp: datetime | None
+    raw: dict
+
+
+def parse_position(payload: dict) -> ExchangePosition:
+    contracts = to_decimal(payload.get("contracts"), default=ZERO)
+    size = to_decimal(payload.get("contractSize"))
+    return ExchangePosition(
+        symbol=payload["symbol"],
+        side=payload.get("side") or "long",
+        contracts=contracts * (size or Decimal(1)),
+        contract_size=size,
+        entry_price=to_decimal(payload.get("entryPrice")),
+        mark_price=to_decimal(payload.get("markPrice")),
+        liquidation_price=to_decimal(payload.get("liquidationPrice")),
+        unrealized_pnl=to_decimal(payload.get("unrealizedPnl")),
+        margin=to_decimal(payload.get("initialMargin") or payload.get("collateral")),
+        leverage=to_decimal(payload.get("leverage")),
+        notional=to_decimal(payload.get("notional")),
+        timestamp=from_ms(payload.get("timestamp")),
+        raw=payload.get("info") or {},
+    )
+
+
+def _fills_delta(account_id: int, symbol: str, since: datetime | None) -> Decimal:
+    """Signed amount our fills moved a position by since ``since`` (our clock)."""
+    fills = Fill.objects.filter(account_id=account_id, symbol=symbol)
+    if since is not None:
+        fills = fills.filter(created_at__gt=since)
+    bought = fills.filter(side="buy").aggregate(total=Sum("amount"))["total"] or ZERO
+    sold = fills.filter(side="sell").aggregate(total=Sum("amount"))["total"] or ZERO
+    return bought - sold
+
+
+def positions_apply_exchange(
+    *, account: ExchangeAccount, payloads: list[dict], complete: bool
+) -> list[Position]:
+    """Make the account's derivative positions equal to what the exchange reports.
+
+    One-way mode: one position per symbol, its side the sign of the amount (a flip
+    closes the long row and opens a short one). ``complete``: the payloads are every
+    open position (a REST snapshot), so a symbol missing from them is flat; a stream
+    update carries only what changed. Where the exchange's signed amount differs from
+    our last record plus the fills we saw since, a Drift row records it before our
+    record is corrected. Pushes ``position.updated`` on commit.
+    """
+    now = timezone.now()
+    theirs: dict[str, ExchangePosition] = {}
+    for payload in payloads:
+        position = parse_position(payload)
+        if position.contracts > 0 or position.symbol not in theirs:
+            theirs[position.symbol] = position
+    changed: list[Position] = []
+    with transaction.atomic():
+        ours = {
+            p.symbol: p
+            for p in Position.objects.select_for_update()
+            .filter(account=account, status=Position.Status.OPEN, source=Position.Source.EXCHANGE)
+            .order_by("pk")
+        }
+        symbols = set(theirs) | (set(ours) if complete else set())
+        for symbol in sorted(symbols):
+            position = ours.get(symbol)
+            exchange = theirs.get(symbol)
+            signed = ZERO
+            if exchange is not None:
+                signed = exchange.contracts if exchange.side == "long" else -exchange.contracts
+            if position is not None:
+                expected = position.signed_contracts + _fills_delta(
+                    account.pk, symbol, position.last_synced_at
+                )
+            else:
+                # New to us: what our fills did since the symbol's last position closed.
+                last = (
+                    Position.objects.filter(
+                        account=account, symbol=symbol, status=Position.Status.CLOSED
+                    )
+                    .order_by("-closed_at")
+                    .values_list("last_synced_at", flat=True)
+                    .first()
+                )
+                expected = _fills_delta(account.pk, symbol, last)
+            if expected != signed:
+                _drift(
+                    account_id=account.pk,
+                    kind="position",
+                    subject=symbol,
+                    field="contracts",
+                    ours=expected,
+                    theirs=signed,
+                    at=now,
+                    position=position,
+                )
+            if position is not None and (signed == 0 or position.side != exchange.side):
+                changed.append(_close(position, now))
+                position = None
+            if signed != 0:
+                if position is None:
+                    position = _open(account, exchange, now)
+                _copy(position, exchange, now)
+                changed.append(position)
+        for position in changed:
+            _publish_position(position)
+    return changed
+
+
+def _open(account: ExchangeAccount, exchange: ExchangePosition, now: datetime) -> Position:
+    base, quote = _assets(exchange.symbol)
+    return Position(
+        account=account,
+        symbol=exchange.symbol,
+        side=exchange.side,
+        source=Position.Source.EXCHANGE,
+        base_asset=base,
+        quote_asset=quote,
+        opened_at=exchange.timestamp or now,
+    )
+
+
+def _copy(position: Position, exchange: ExchangePosition, now: datetime) -> None:
+    position.contracts = exchange.contracts
+    position.contract_size = exchange.contract_size
+    position.entry_price = exchange.entry_price
+    position.mark_price = exchange.mark_price
+    position.liquidation_price = exchange.liquidation_price
+    position.unrealized_pnl = exchange.unrealized_pnl
+    position.margin = exchange.margin
+    position.leverage = exchange.leverage
+    position.notional = exchange.notional
+    position.raw = exchange.raw
+    position.last_synced_at = now
+    position.save()
+
+
+def _close(position: Position, now: datetime) -> Position:
+    position.status = Position.Status.CLOSED
+    position.closed_at = now
+    position.contracts = ZERO
+    position.unrealized_pnl = ZERO
+    position.last_synced_at = now
+    position.save()
+    return position
+
+
+def positions_sync(*, account: ExchangeAccount) -> list[Position]:
+    """REST sync of a derivatives account's positions (beat, and "sync now")."""
+    if account.market_type == ExchangeAccount.MarketType.SPOT:
+        positions_apply_fills(account_id=account.pk)
+        return []
+    client = gateway.get_client(account)
+    gateway.ensure_markets(client, account)
+    payloads = client.fetch_positions()
+    positions_apply_fills(account_id=account.pk)
+    return positions_apply_exchange(account=account, payloads=payloads, complete=True)
+
+
+# --- Balances -------------------------------------------------------------------------------
+
+
+def balances_apply(*, account: ExchangeAccount, balance: dict, complete: bool) -> list[Balance]:
+    """Store the exchange's balances (a ccxt balance structure) as the account's current ones.
+
+    On a spot account, an asset whose total differs from our last record plus what our
+    fills since then moved leaves a Drift row (a deposit, a withdrawal, a trade we never
+    saw). Derivative wallets move with funding and P&L too, so they are not compared.
+    """
+    now = timezone.now()
+    totals = balance.get("total") or {}
+    frees = balance.get("free") or {}
+    useds = balance.get("used") or {}
+    with transaction.atomic():
+        current = {
+            b.asset: b
+            for b in Balance.objects.select_for_update().filter(account=account).order_by("pk")
+        }
+        stored: list[Balance] = []
+        for asset in sorted(set(totals) | (set(current) if complete else set())):
+            total = to_decimal(totals.get(asset), default=ZERO)
+            row = current.get(asset)
+            if (
+                row is not None
+                and account.market_type == ExchangeAccount.MarketType.SPOT
+                and total != row.total
+            ):
+                expected = row.total + _asset_delta(account.pk, asset, row.synced_at)
+                if expected != total:
+                    _drift(
+                        account_id=account.pk,
+                        kind="balance",
+                        subject=asset,
+                        field="total",
+                        ours=expected,
+                        theirs=total,
+                        at=now,
+                    )
+            if row is None:
+                if not total:
+                    continue
+                row = Balance(account=account, asset=asset)
+            row.total = total
+            row.free = to_decimal(frees.get(asset), default=ZERO)
+            row.used = to_decimal(useds.get(asset), default=ZERO)
+            row.synced_at = now
+            row.save()
+            stored.append(row)
+        _publish_balances(account.pk, stored)
+    return stored
+
+
+def _asset_delta(account_id: int, asset: str, since: datetime) -> Decimal:
+    """How our spot fills since ``since`` moved ``asset``: bought base, spent quote, fees."""
+    delta = ZERO
+    for fill in Fill.objects.filter(account_id=account_id, created_at__gt=since).only(
+        "symbol", "side", "amount", "cost", "fee", "fee_asset"
+    ):
+        base, quote = _assets(fill.symbol)
+        sign = 1 if fill.side == "buy" else -1
+        if asset == base:
+            delta += sign * fill.amount
+        if asset == quote:
+            delta -= sign * fill.cost
+        if asset == fill.fee_asset:
+            delta -= fill.fee
+    return delta
+
+
+def balances_sync(*, account: ExchangeAccount) -> list[Balance]:
+    client = gateway.get_client(account)
+    return balances_apply(account=account, balance=client.fetch_balance(), complete=True)
+
+
+def balances_snapshot(
+    *, account: ExchangeAccount, prices: dict[str, Decimal], reference: str
+) -> list[BalanceSnapshot]:
+    """One BalanceSnapshot per asset of the account's current balances, valued in
+    ``reference`` at ``prices`` (asset -> price in reference; None where unknown)."""
+    now = timezone.now()
+    rows = [
+        BalanceSnapshot(
+            account=account,
+            asset=b.asset,
+            total=b.total,
+            free=b.free,
+            used=b.used,
+            value_quote=(b.total * prices[b.asset]) if b.asset in prices else None,
+            quote_asset=reference,
+            taken_at=now,
+        )
+        for b in Balance.objects.filter(account=account)
+    ]
+    return BalanceSnapshot.objects.bulk_create(rows)
+
+
+# --- Closing --------------------------------------------------------------------------------
+
+
+def position_close(*, position: Position, actor: str, created_by=None) -> Order:
+    """Close a position with a reduce-only market order through the order service."""
+    from orders.services import OrderRequest, order_submit
+
+    if position.status != Position.Status.OPEN or position.contracts <= 0:
+        raise Conflict("The position is already closed.")
+    amount = position.contracts
+    if position.source == Position.Source.FILLS:
+        # Sell what we hold by our fills, and never more than the exchange says is free.
+        free = (
+            Balance.objects.filter(account_id=position.account_id, asset=position.base_asset)
+            .values_list("free", flat=True)
+            .first()
+        )
+        if free is not None:
+            amount = min(amount, free)
+    if amount <= 0:
+        raise ValidationFailed(f"No free {position.base_asset} to sell on this account.")
+    order, _ = order_submit(
+        account=position.account,
+        request=OrderRequest(
+            symbol=position.symbol,
+            side="sell" if position.side == Position.Side.LONG else "buy",
+            type="market",
+            amount=amount,
+            reduce_only=position.source == Position.Source.EXCHANGE,
+        ),
+        origin=Order.Origin.DASHBOARD if created_by else Order.Origin.SYSTEM,
+        actor=actor,
+        created_by=created_by,
+    )
+    return order
+
+
+def positions_close_all(*, account: ExchangeAccount, actor: str, created_by=None) -> list[Order]:
+    orders = []
+    for position in Position.objects.filter(account=account, status=Position.Status.OPEN):
+        try:
+            orders.append(position_close(position=position, actor=actor, created_by=created_by))
+        except (Conflict, ValidationFailed) as exc:
+            logger.info("not closing %s: %s", position, exc)
+    return orders
+
+
+def account_sync(*, account: ExchangeAccount) -> None:
+    """Balances and positions of one account from the exchange, its state recorded.
+
+    The beat schedule runs this for every active account; "sync now" in the API too.
+    """
+    from accounts.errors import classify
+    from accounts.models import ExchangeSyncState
+    from accounts.services import sync_state_record
+
+    now = timezone.now()
+    for kind, sync in (
+        (ExchangeSyncState.Kind.BALANCES, balances_sync),
+        (ExchangeSyncState.Kind.POSITIONS, positions_sync),
+    ):
+        try:
+            sync(account=account)
+        except Exception as exc:  # noqa: BLE001 - recorded, retried next period
+            failure = classify(exc)
+            logger.warning("%s sync of account %s failed: %s", kind, account.pk, failure)
+            sync_state_record(account=account, kind=kind, at=now, failure=failure)
+        else:
+            sync_state_record(account=account, kind=kind, at=now)
+    ExchangeAccount.objects.filter(pk=account.pk).update(last_sync_at=now)
+
+
+def snapshots_take(*, reference: str) -> int:
+    """BalanceSnapshot rows for every active account, valued in ``reference``."""
+    from positions.selectors import last_prices
+
+    accounts = list(ExchangeAccount.objects.filter(is_active=True))
+    prices = last_prices(accounts)
+    from positions.valuation import asset_price
+
+    count = 0
+    for account in accounts:
+        assets = Balance.objects.filter(account=account).values_list("asset", flat=True)
+        valued = {a: p for a in assets if (p := asset_price(a, reference, prices)) is not None}
+        count += len(balances_snapshot(account=account, prices=valued, reference=reference))
+    return count

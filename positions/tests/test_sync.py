@@ -1,0 +1,178 @@
+"""Positions and balances against the simulator: our records equal the exchange's."""
+
+from decimal import Decimal
+
+import pytest
+
+from orders import services as orders
+from orders.tests.test_lifecycle import send, submit
+from positions import services
+from positions.models import Balance, Drift, Position, RealizedPnl
+
+pytestmark = pytest.mark.django_db
+
+PERP = "BTC/USDT:USDT"
+
+
+def trade(account, side, amount, symbol=PERP, **extra):
+    order = submit(account, symbol=symbol, side=side, amount=Decimal(amount), **extra)
+    send(order)
+    # Fills arrive by the stream or by polling; here, polling.
+    orders.orders_poll(account_id=account.pk)
+    return order
+
+
+def venue_position(sim, account):
+    positions = sim.control("GET", f"/accounts/{account.sim_id}")["positions"]
+    return positions[0] if positions else None
+
+
+def ours(account):
+    return Position.objects.filter(account=account, symbol=PERP, status="open").first()
+
+
+def test_a_futures_position_follows_the_exchange_through_its_life(make_sim_account, sim):
+    account = make_sim_account(market_type="swap")
+
+    trade(account, "buy", "0.01")
+    services.positions_sync(account=account)
+    theirs = venue_position(sim, account)
+    position = ours(account)
+    assert (position.side, position.contracts) == ("long", Decimal("0.01"))
+    assert position.entry_price == Decimal(theirs["entryPrice"]) == Decimal("60000.1")
+
+    trade(account, "buy", "0.02")  # increased
+    services.positions_sync(account=account)
+    theirs = venue_position(sim, account)
+    position = ours(account)
+    assert position.contracts == Decimal(theirs["positionAmt"]) == Decimal("0.03")
+    assert position.entry_price == Decimal(theirs["entryPrice"])
+    assert position.unrealized_pnl == Decimal(theirs["unRealizedProfit"])
+    assert position.mark_price == Decimal(theirs["markPrice"])
+
+    sim.control("POST", "/price", {"symbol": "BTCUSDT", "price": "61000", "venue": "futures"})
+    trade(account, "sell", "0.01", reduce_only=True)  # partially closed at a profit
+    services.positions_sync(account=account)
+    theirs = venue_position(sim, account)
+    position = ours(account)
+    assert position.contracts == Decimal(theirs["positionAmt"]) == Decimal("0.02")
+    venue_realized = sum(
+        Decimal(t["realizedPnl"])
+        for t in sim.control("GET", f"/accounts/{account.sim_id}")["futures_trades"]
+    )
+    assert position.realized_pnl == venue_realized
+    assert position.realized_pnl > 0
+
+    trade(account, "sell", "0.02", reduce_only=True)  # fully closed
+    services.positions_sync(account=account)
+    assert venue_position(sim, account) is None
+    closed = Position.objects.get(account=account, symbol=PERP)
+    assert closed.status == "closed"
+    assert closed.contracts == Decimal("0")
+    assert closed.realized_pnl == sum(
+        Decimal(t["realizedPnl"])
+        for t in sim.control("GET", f"/accounts/{account.sim_id}")["futures_trades"]
+    )
+    assert not Drift.objects.filter(account=account).exists()
+
+
+def test_spot_holdings_and_realized_pnl_come_from_our_fills_with_fees(make_sim_account, sim):
+    account = make_sim_account()
+
+    trade(account, "buy", "0.1", symbol="BTC/USDT")  # 0.1 @ 60000.01, fee 6.000001 USDT
+    services.positions_apply_fills(account_id=account.pk)
+    position = Position.objects.get(account=account, symbol="BTC/USDT", status="open")
+    # cost 6000.001 + fee 6.000001 = 6006.001001 for 0.1
+    assert position.contracts == Decimal("0.1")
+    assert position.entry_price == Decimal("60060.01001")
+
+    sim.control("POST", "/price", {"symbol": "BTCUSDT", "price": "62000", "venue": "spot"})
+    trade(account, "sell", "0.04", symbol="BTC/USDT")  # at 61999.99, fee 2.4799996
+    services.positions_apply_fills(account_id=account.pk)
+    position.refresh_from_db()
+    # (61999.99 - 60060.01001) * 0.04 = 77.5991996; less the fee 2.4799996 = 75.1192
+    assert position.contracts == Decimal("0.06")
+    assert position.realized_pnl == Decimal("75.1192")
+    assert RealizedPnl.objects.get(account=account).amount == Decimal("75.1192")
+
+    services.positions_apply_fills(account_id=account.pk)  # applied once only
+    position.refresh_from_db()
+    assert position.realized_pnl == Decimal("75.1192")
+
+
+def test_a_position_changed_behind_our_back_is_corrected_and_leaves_a_drift_row(
+    make_sim_account, sim
+):
+    account = make_sim_account(market_type="swap")
+    trade(account, "buy", "0.01")
+    services.positions_sync(account=account)
+
+    sim.control(
+        "POST",
+        f"/accounts/{account.sim_id}/positions",
+        {"symbol": "BTCUSDT", "amount": "-0.5", "entry_price": "60000"},
+    )
+    services.positions_sync(account=account)
+
+    drift = Drift.objects.get(account=account)
+    assert (drift.kind, drift.subject, drift.field) == ("position", PERP, "contracts")
+    assert (Decimal(drift.ours), Decimal(drift.theirs)) == (Decimal("0.01"), Decimal("-0.5"))
+    short = ours(account)
+    assert (short.side, short.contracts, short.entry_price) == (
+        "short",
+        Decimal("0.5"),
+        Decimal("60000"),
+    )
+    assert Position.objects.filter(account=account, side="long", status="closed").exists()
+
+
+def test_a_vanished_position_is_closed_with_a_drift_row(make_sim_account, sim):
+    account = make_sim_account(market_type="swap")
+    trade(account, "buy", "0.01")
+    services.positions_sync(account=account)
+
+    sim.control(
+        "POST",
+        f"/accounts/{account.sim_id}/positions",
+        {"symbol": "BTCUSDT", "amount": "0", "entry_price": "0"},
+    )
+    services.positions_sync(account=account)
+
+    assert ours(account) is None
+    assert Drift.objects.filter(account=account, theirs="0").exists()
+
+
+def test_balances_sync_and_a_deposit_we_did_not_see_is_drift(make_sim_account, sim):
+    account = make_sim_account(spot={"USDT": "1000", "BTC": "1"})
+    services.balances_sync(account=account)
+    assert Balance.objects.get(account=account, asset="USDT").total == Decimal("1000")
+
+    trade(account, "buy", "0.001", symbol="BTC/USDT")  # ours: explained by the fill
+    services.balances_sync(account=account)
+    assert not Drift.objects.filter(account=account).exists()
+
+    sim.control("POST", f"/accounts/{account.sim_id}/balances", {"spot": {"BTC": "3"}})
+    services.balances_sync(account=account)
+
+    drift = Drift.objects.get(account=account)
+    assert (drift.kind, drift.subject, drift.theirs) == ("balance", "BTC", "3")
+    assert Decimal(drift.ours) == Decimal("1.001")
+
+
+def test_closing_a_position_sends_a_reduce_only_market_order(make_sim_account, sim):
+    account = make_sim_account(market_type="swap")
+    trade(account, "buy", "0.02")
+    services.positions_sync(account=account)
+
+    order = services.position_close(position=ours(account), actor="test")
+    send(order)
+    services.positions_sync(account=account)
+
+    assert (order.side, order.type, order.amount, order.reduce_only) == (
+        "sell",
+        "market",
+        Decimal("0.02"),
+        True,
+    )
+    assert ours(account) is None
+    assert venue_position(sim, account) is None
