@@ -76,3 +76,83 @@ def make_sim_account(sim, db):
         return account
 
     return make
+
+
+@pytest.fixture
+def sim_client(sim):
+    """``sim_client(account)``: a ccxt client on the account's own keys, outside the
+    platform - for placing orders "by hand" on the venue."""
+    from accounts.gateway import load_credentials
+    from simulator.client import simulator_client
+
+    def make(account):
+        credentials = load_credentials(account)
+        return simulator_client(
+            sim.url,
+            market_type=account.market_type,
+            api_key=credentials.api_key,
+            secret=credentials.secret,
+        )
+
+    return make
+
+
+class RunningStream:
+    """An account's websocket stream on its own event loop in a thread, as the streams
+    process runs it (tests that use it need committed data: transaction=True)."""
+
+    def __init__(self, account_id: int):
+        import asyncio
+        import threading
+
+        from accounts.streams import AccountStream
+
+        self.loop = asyncio.new_event_loop()
+        self.stream = AccountStream(account_id)
+        self.task = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        import asyncio
+
+        asyncio.set_event_loop(self.loop)
+        self.task = self.loop.create_task(self.stream.run())
+        try:
+            self.loop.run_until_complete(self.task)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self.loop.close()
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.task.cancel)
+        self.thread.join(timeout=15)
+        if self.thread.is_alive():
+            pytest.fail("the account stream did not stop within 15 s")
+
+
+@pytest.fixture
+def running_stream():
+    """``running_stream(account)``: start the account's stream; stopped after the test."""
+    started = []
+
+    def start(account):
+        stream = RunningStream(account.pk)
+        started.append(stream)
+        return stream
+
+    yield start
+    for stream in started:
+        stream.stop()
+
+
+@pytest.fixture
+def stream_state():
+    """``stream_state(account)``: the account's stream ExchangeSyncState row, or None."""
+    from accounts.models import ExchangeSyncState
+
+    def state(account):
+        return ExchangeSyncState.objects.filter(account=account, kind="stream").first()
+
+    return state

@@ -4,70 +4,14 @@ These run the watcher on its own event loop in a thread, as the streams process 
 so they need committed data (transaction=True).
 """
 
-import asyncio
-import threading
 from decimal import Decimal
 
 import pytest
 
-from accounts.gateway import load_credentials
-from accounts.models import ExchangeSyncState
-from accounts.streams import AccountStream
 from orders.models import Fill, Order
 from orders.states import Status
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-class RunningStream:
-    def __init__(self, account_id):
-        self.loop = asyncio.new_event_loop()
-        self.stream = AccountStream(account_id)
-        self.task = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        asyncio.set_event_loop(self.loop)
-        self.task = self.loop.create_task(self.stream.run())
-        try:
-            self.loop.run_until_complete(self.task)
-        except asyncio.CancelledError:
-            pass
-        finally:
-            self.loop.close()
-
-    def stop(self):
-        self.loop.call_soon_threadsafe(self.task.cancel)
-        self.thread.join(timeout=15)
-        assert not self.thread.is_alive()
-
-
-@pytest.fixture
-def running_stream():
-    started = []
-
-    def start(account):
-        stream = RunningStream(account.pk)
-        started.append(stream)
-        return stream
-
-    yield start
-    for stream in started:
-        stream.stop()
-
-
-def stream_state(account):
-    return ExchangeSyncState.objects.filter(account=account, kind="stream").first()
-
-
-def outside_client(sim, account, market_type):
-    from simulator.client import simulator_client
-
-    credentials = load_credentials(account)
-    return simulator_client(
-        sim.url, market_type=market_type, api_key=credentials.api_key, secret=credentials.secret
-    )
 
 
 @pytest.mark.parametrize(
@@ -78,7 +22,16 @@ def outside_client(sim, account, market_type):
     ],
 )
 def test_orders_and_fills_arrive_through_the_stream_and_survive_a_disconnect(
-    make_sim_account, sim, running_stream, wait_for, market_type, symbol, sim_symbol, venue
+    make_sim_account,
+    sim,
+    sim_client,
+    running_stream,
+    stream_state,
+    wait_for,
+    market_type,
+    symbol,
+    sim_symbol,
+    venue,
 ):
     account = make_sim_account(market_type=market_type)
     running_stream(account)
@@ -88,7 +41,7 @@ def test_orders_and_fills_arrive_through_the_stream_and_survive_a_disconnect(
         message="the stream to connect",
     )
 
-    client = outside_client(sim, account, market_type)
+    client = sim_client(account)
     client.create_order(symbol, "limit", "buy", 0.01, 59000, {"clientOrderId": "streamed1"})
     order = wait_for(
         lambda: Order.objects.filter(client_order_id="streamed1").first(),

@@ -176,3 +176,17 @@ def test_closing_a_position_sends_a_reduce_only_market_order(make_sim_account, s
     )
     assert ours(account) is None
     assert venue_position(sim, account) is None
+
+
+def test_snapshots_value_every_balance_in_the_reference_asset(make_sim_account, sim):
+    from accounts.models import BalanceSnapshot
+
+    account = make_sim_account(spot={"USDT": "1000", "BTC": "0.5"})
+    services.balances_sync(account=account)
+
+    services.snapshots_take(reference="USDT")
+
+    rows = {s.asset: s for s in BalanceSnapshot.objects.filter(account=account)}
+    assert rows["USDT"].value_quote == Decimal("1000")
+    assert rows["BTC"].value_quote == Decimal("0.5") * Decimal("60000")
+    assert {s.quote_asset for s in rows.values()} == {"USDT"}
