@@ -13,6 +13,7 @@ from accounts.models import (
     ExchangeAccount,
     ExchangeSyncState,
 )
+from common.admin import ReadOnlyAdmin
 from common.exceptions import ApplicationError
 
 
@@ -168,14 +169,8 @@ class AccountGroupAdmin(admin.ModelAdmin):
 
 
 @admin.register(BalanceSnapshot)
-class BalanceSnapshotAdmin(admin.ModelAdmin):
+class BalanceSnapshotAdmin(ReadOnlyAdmin):
     list_display = ["account", "asset", "total", "free", "used", "value_quote", "taken_at"]
     list_filter = ["asset"]
     list_select_related = ["account"]
     date_hierarchy = "taken_at"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False

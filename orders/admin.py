@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 
+from common.admin import ReadOnlyAdmin
 from common.exceptions import ApplicationError
 from orders import services
 from orders.models import Fill, Order, OrderEvent
@@ -104,19 +105,8 @@ class OrderAdmin(admin.ModelAdmin):
         self.message_user(request, f"Cancel requested for {done} order(s).")
 
 
-class AppendOnlyAdmin(admin.ModelAdmin):
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(OrderEvent)
-class OrderEventAdmin(AppendOnlyAdmin):
+class OrderEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "order", "type", "old_status", "new_status", "actor"]
     list_filter = ["type", "actor"]
     search_fields = ["order__client_order_id", "order__exchange_order_id"]
@@ -124,7 +114,7 @@ class OrderEventAdmin(AppendOnlyAdmin):
 
 
 @admin.register(Fill)
-class FillAdmin(AppendOnlyAdmin):
+class FillAdmin(ReadOnlyAdmin):
     list_display = [
         "exchange_ts",
         "account",

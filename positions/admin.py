@@ -1,19 +1,7 @@
 from django.contrib import admin
 
+from common.admin import ReadOnlyAdmin
 from positions.models import Balance, Drift, Position, RealizedPnl
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Positions, balances and drift are the exchange's facts as last synced: shown only."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Position)

@@ -13,7 +13,7 @@ from accounts.models import ExchangeAccount
 from common.exceptions import Conflict
 from orders import events, tasks, venue
 from orders.models import Order
-from orders.services.common import WORKER, publish_order
+from orders.services.common import WORKER, order_transition, publish_order
 from orders.services.updates import order_apply_update
 from orders.states import TERMINAL, Status
 
@@ -127,18 +127,10 @@ def order_cancel_send(*, order_id: int) -> str:
 
 def _cancel_refused(order: Order, *, reason: str) -> None:
     back = Status.PARTIALLY_FILLED if order.filled > 0 else Status.OPEN
-    with transaction.atomic():
-        moved = Order.objects.filter(pk=order.pk, status=Status.CANCEL_REQUESTED).update(
-            status=back, status_reason=reason, updated_at=timezone.now()
-        )
-        if moved:
-            order.status = back
-            order.status_reason = reason
-            events.record_status(
-                order=order,
-                type=events.CANCEL_FAILED,
-                old_status=Status.CANCEL_REQUESTED,
-                actor=WORKER,
-                reason=reason,
-            )
-            publish_order(order)
+    order_transition(
+        order,
+        expected=Status.CANCEL_REQUESTED,
+        target=back,
+        event=events.CANCEL_FAILED,
+        reason=reason,
+    )

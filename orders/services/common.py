@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from django.db import transaction
+from django.utils import timezone
+
+from orders import events
 from orders.models import Fill, Order
+from orders.states import Status
 from realtime.groups import account_group
 from realtime.publish import broadcast_on_commit
 
@@ -38,3 +43,31 @@ def publish_fills(fills: list[Fill]) -> None:
             event="fill.created",
             payload=FillOutput(fill).data,
         )
+
+
+def order_transition(
+    order: Order,
+    *,
+    expected: Status,
+    target: Status,
+    event: str,
+    reason: str = "",
+    actor: str = WORKER,
+    **fields,
+) -> bool:
+    """Move ``order`` from ``expected`` to ``target`` if it is still there: a conditional
+    UPDATE checked by row count, its audit event and dashboard push in the same
+    transaction. Returns whether it moved (False: someone else moved it first)."""
+    now = timezone.now()
+    with transaction.atomic():
+        changed = Order.objects.filter(pk=order.pk, status=expected).update(
+            status=target, status_reason=reason, updated_at=now, **fields
+        )
+        if changed != 1:
+            return False
+        order.refresh_from_db()
+        events.record_status(
+            order=order, type=event, old_status=expected, actor=actor, reason=reason
+        )
+        publish_order(order)
+    return True

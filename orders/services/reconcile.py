@@ -17,7 +17,7 @@ from accounts.models import ExchangeAccount
 from common.time import from_ms
 from orders import events, venue
 from orders.models import Order
-from orders.services.common import POLL, RECONCILE, publish_order
+from orders.services.common import POLL, RECONCILE, order_transition
 from orders.services.updates import fills_record, order_apply_update
 from orders.states import NOT_TERMINAL, ON_VENUE, Status
 
@@ -87,43 +87,26 @@ def _not_on_venue(order: Order) -> ReconcileResult:
     if order.replaces_id:
         # A replacement is only ever sent through cancel-replace: sending it alone could
         # leave it and the order it was to replace both working.
-        with transaction.atomic():
-            moved = Order.objects.filter(pk=order.pk, status=order.status).update(
-                status=Status.REJECTED,
-                closed_at=timezone.now(),
-                updated_at=timezone.now(),
-                status_reason="the replacement never reached the exchange",
-            )
-            if moved:
-                old_status = order.status
-                order.refresh_from_db()
-                events.record_status(
-                    order=order,
-                    type=events.REJECTED,
-                    old_status=old_status,
-                    actor=RECONCILE,
-                    reason=order.status_reason,
-                )
-                publish_order(order)
-        return ReconcileResult("skipped")
-    with transaction.atomic():
-        moved = Order.objects.filter(pk=order.pk, status=order.status).update(
-            status=Status.PENDING,
-            status_reason="not on the exchange after its receive window: sending again",
-            updated_at=timezone.now(),
-        )
-        if not moved:
-            return ReconcileResult("skipped")
-        old_status = order.status
-        order.refresh_from_db()
-        events.record_status(
-            order=order,
-            type=events.RESEND,
-            old_status=old_status,
+        order_transition(
+            order,
+            expected=order.status,
+            target=Status.REJECTED,
+            event=events.REJECTED,
+            reason="the replacement never reached the exchange",
             actor=RECONCILE,
-            reason=order.status_reason,
+            closed_at=timezone.now(),
         )
-        publish_order(order)
+        return ReconcileResult("skipped")
+    moved = order_transition(
+        order,
+        expected=order.status,
+        target=Status.PENDING,
+        event=events.RESEND,
+        reason="not on the exchange after its receive window: sending again",
+        actor=RECONCILE,
+    )
+    if not moved:
+        return ReconcileResult("skipped")
     return ReconcileResult("resend")
 
 

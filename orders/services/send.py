@@ -15,7 +15,7 @@ from accounts import gateway
 from accounts.errors import Outcome, classify
 from orders import events, venue
 from orders.models import Order
-from orders.services.common import WORKER, publish_order
+from orders.services.common import WORKER, order_transition
 from orders.services.updates import order_apply_update
 from orders.states import Status
 
@@ -28,32 +28,6 @@ class SendResult:
 
     outcome: str  # "sent", "skipped", "retry", "reconcile", "rejected"
     delay: float = 0.0
-
-
-def _transition(
-    order: Order,
-    *,
-    expected: Status,
-    target: Status,
-    event: str,
-    reason: str = "",
-    actor: str = WORKER,
-    **fields,
-) -> bool:
-    """Conditionally move ``order`` from ``expected`` to ``target`` with its event."""
-    now = timezone.now()
-    with transaction.atomic():
-        changed = Order.objects.filter(pk=order.pk, status=expected).update(
-            status=target, status_reason=reason, updated_at=now, **fields
-        )
-        if changed != 1:
-            return False
-        order.refresh_from_db()
-        events.record_status(
-            order=order, type=event, old_status=expected, actor=actor, reason=reason
-        )
-        publish_order(order)
-    return True
 
 
 def backoff_seconds(attempt: int) -> float:
@@ -135,7 +109,7 @@ def _not_claimed(order_id: int, now) -> SendResult:
     if order.submitted_at and now - order.submitted_at < stuck_after:
         # Another worker is sending it right now (a duplicate delivery): leave it be.
         return SendResult("reconcile", delay=stuck_after.total_seconds())
-    moved = _transition(
+    moved = order_transition(
         order,
         expected=Status.SUBMITTING,
         target=Status.UNKNOWN,
@@ -152,7 +126,7 @@ def _failed(order: Order, exc: BaseException, *, secrets: tuple[str, ...]) -> Se
     logger.info("order %s send failed: %s", order.client_order_id, failure)
     if failure.outcome is Outcome.NOT_SENT:
         if order.send_attempts >= settings.ORDER_MAX_SEND_ATTEMPTS:
-            _transition(
+            order_transition(
                 order,
                 expected=Status.SUBMITTING,
                 target=Status.REJECTED,
@@ -161,7 +135,7 @@ def _failed(order: Order, exc: BaseException, *, secrets: tuple[str, ...]) -> Se
                 closed_at=timezone.now(),
             )
             return SendResult("rejected")
-        _transition(
+        order_transition(
             order,
             expected=Status.SUBMITTING,
             target=Status.PENDING,
@@ -170,7 +144,7 @@ def _failed(order: Order, exc: BaseException, *, secrets: tuple[str, ...]) -> Se
         )
         return SendResult("retry", delay=backoff_seconds(order.send_attempts))
     if failure.outcome is Outcome.UNKNOWN:
-        _transition(
+        order_transition(
             order,
             expected=Status.SUBMITTING,
             target=Status.UNKNOWN,
@@ -178,7 +152,7 @@ def _failed(order: Order, exc: BaseException, *, secrets: tuple[str, ...]) -> Se
             reason=f"outcome unknown: {failure}",
         )
         return SendResult("reconcile", delay=settings.ORDER_RECONCILE_AFTER_SECONDS)
-    _transition(
+    order_transition(
         order,
         expected=Status.SUBMITTING,
         target=Status.REJECTED,
