@@ -12,51 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import socket
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _common import ROOT, control, free_port, percentile, rss_mb, wait_up
 
-from simulator.client import simulator_client  # noqa: E402
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def control(url: str, method: str, path: str, body: dict | None = None) -> dict:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(  # noqa: S310 - loopback
-        f"{url}/_sim{path}", data=data, method=method, headers={"Content-Type": "application/json"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return json.loads(response.read())
-
-
-def wait_up(url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            control(url, "GET", "/state")
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("simulator did not start")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+from simulator.client import simulator_client
 
 
 async def worker(
@@ -133,7 +96,7 @@ def main() -> None:
         )
         rss_after = rss_mb(server.pid)
         latencies.sort()
-        p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))]
+        p99 = percentile(latencies, 0.99)
         print(f"clients={args.clients} accounts={args.accounts} seconds={args.seconds:g}")
         print(f"orders accepted: {placed} in {elapsed:.1f} s = {placed / elapsed:,.0f} orders/s")
         print(
