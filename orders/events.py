@@ -23,6 +23,7 @@ FILL = "order.fill"
 FILL_DUPLICATE = "order.fill_duplicate"
 ADOPTED = "order.adopted"
 AMENDED = "order.amended"
+HALTED = "order.halted"
 # Venue-reported progress: "order.open", "order.partially_filled", "order.filled", ...
 STATUS_PREFIX = "order."
 

@@ -520,7 +520,8 @@ def position_close(*, position: Position, actor: str, created_by=None) -> Order:
             side="sell" if position.side == Position.Side.LONG else "buy",
             type="market",
             amount=amount,
-            reduce_only=position.source == Position.Source.EXCHANGE,
+            # Spot too: it only sells what is held, so the kill switch lets it through.
+            reduce_only=True,
         ),
         origin=Order.Origin.DASHBOARD if created_by else Order.Origin.SYSTEM,
         actor=actor,

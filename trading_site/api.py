@@ -9,6 +9,8 @@ urlpatterns = [
     path("accounts/", include("accounts.api.urls")),
     path("orders/", include("orders.api.urls")),
     path("", include("positions.api.urls")),
+    path("", include("strategies.api.urls")),
+    path("risk/", include("risk.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from accounts import gateway
 from accounts.errors import Outcome, classify
@@ -48,7 +49,21 @@ def order_send(*, order_id: int) -> SendResult:
     - outcome unknown (timeout, network, 5xx): ``unknown``; reconciled by client order id
       after the venue's receive window, never sent again blindly;
     - rejected: ``rejected`` with the venue's reason.
+
+    Before anything, the send guard (settings.ORDER_SEND_GUARD: the kill switch) may
+    stop it: an order queued before trading was halted is cancelled here, never sent.
     """
+    if halted := _halted(order_id):
+        order = Order.objects.get(pk=order_id)
+        order_transition(
+            order,
+            expected=Status.PENDING,
+            target=Status.CANCELED,
+            event=events.HALTED,
+            reason=f"not sent: {halted}",
+            closed_at=timezone.now(),
+        )
+        return SendResult("skipped")
     now = timezone.now()
     with transaction.atomic():
         claimed = Order.objects.filter(pk=order_id, status=Status.PENDING).update(
@@ -97,6 +112,21 @@ def order_send(*, order_id: int) -> SendResult:
         answer["clientOrderId"] = order.client_order_id
     order_apply_update(account=account, update=venue.parse_order(answer), actor=WORKER)
     return SendResult("sent")
+
+
+def _halted(order_id: int) -> str:
+    """Why trading is halted for this order, or "" (reduce-only orders always go)."""
+    path = getattr(settings, "ORDER_SEND_GUARD", "")
+    if not path:
+        return ""
+    order = (
+        Order.objects.filter(pk=order_id, status=Status.PENDING)
+        .only("account_id", "reduce_only")
+        .first()
+    )
+    if order is None or order.reduce_only:
+        return ""
+    return import_string(path)(account_id=order.account_id)
 
 
 def _not_claimed(order_id: int, now) -> SendResult:

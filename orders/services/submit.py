@@ -6,7 +6,9 @@ import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils.module_loading import import_string
 
 from accounts import gateway
 from accounts.models import ExchangeAccount
@@ -175,24 +177,15 @@ def market_rules_for(account: ExchangeAccount, symbol: str) -> MarketRules:
         ) from exc
 
 
-def order_submit(
+def order_prepare(
     *,
     account: ExchangeAccount,
     request: OrderRequest,
     origin: str,
-    actor: str,
     created_by=None,
     idempotency_key: str | None = None,
-) -> tuple[Order, bool]:
-    """Validate, round and store an order as ``pending``; send it when the commit lands.
-
-    Returns (order, created). With an ``idempotency_key``, the same key on the same
-    account returns the order it created the first time (created=False), and a key
-    reused for a different order is a Conflict. The uniqueness lives in the database,
-    so two concurrent requests with one key create one order.
-
-    Side effects on commit: the ``orders.order_send`` task, an ``order.updated`` push.
-    """
+) -> Order:
+    """Validate and round an order; return it unsaved, ``pending``, with its client id."""
     if not account.is_active:
         raise PermissionDenied(f"Account {account.label!r} is deactivated; activate it to trade.")
     if not account.can_trade:
@@ -201,10 +194,6 @@ def order_submit(
             "first."
         )
     _check_shape(request)
-    if idempotency_key:
-        existing = Order.objects.filter(account=account, idempotency_key=idempotency_key).first()
-        if existing is not None:
-            return _replay(existing, request)
     rounded = _round(request, market_rules_for(account, request.symbol))
     order = Order(
         account=account,
@@ -231,20 +220,95 @@ def order_submit(
     if order.stop_loss_price is not None or order.take_profit_price is not None:
         order.group_kind = Order.GroupKind.BRACKET
         order.role = Order.Role.ENTRY
+    return order
+
+
+def order_store(*, order: Order, actor: str) -> Order:
+    """Save a prepared order with its ``order.created`` event; send it on commit.
+
+    Runs inside the caller's transaction (the risk gate creates orders in the same
+    transaction as its decision).
+    """
+    order.save()
+    events.record_created(order=order, actor=actor)
+    tasks.order_send.delay_on_commit(order.pk)
+    publish_order(order)
+    return order
+
+
+def order_submit(
+    *,
+    account: ExchangeAccount,
+    request: OrderRequest,
+    origin: str,
+    actor: str,
+    created_by=None,
+    idempotency_key: str | None = None,
+    context: dict | None = None,
+) -> tuple[Order, bool]:
+    """Validate, round, pass the pre-trade gate and store an order as ``pending``; send it
+    when the commit lands.
+
+    Returns (order, created). With an ``idempotency_key``, the same key on the same
+    account returns the order it created the first time (created=False), and a key
+    reused for a different order is a Conflict. The uniqueness lives in the database,
+    so two concurrent requests with one key create one order.
+
+    The gate (settings.ORDER_GATE: the risk app's) decides in the same transaction that
+    stores the order, under the account's lock; a refusal is recorded and raised as
+    ``OrderRefused`` after that transaction commits. ``context`` (signal, strategy) is
+    handed to it for its record. Side effects on commit: the ``orders.order_send`` task,
+    an ``order.updated`` push.
+    """
+    if idempotency_key:
+        existing = Order.objects.filter(account=account, idempotency_key=idempotency_key).first()
+        if existing is not None:
+            return _replay(existing, request)
+    order = order_prepare(
+        account=account,
+        request=request,
+        origin=origin,
+        created_by=created_by,
+        idempotency_key=idempotency_key,
+    )
+    gate = order_gate()
+    prepared = gate.prepare(account=account, order=order) if gate else None
+    refusal = ""
     try:
         with transaction.atomic(durable=True):
-            order.save()
-            events.record_created(order=order, actor=actor)
-            tasks.order_send.delay_on_commit(order.pk)
-            publish_order(order)
+            if gate is not None:
+                verdict = gate.check(
+                    account=account,
+                    order=order,
+                    prepared=prepared,
+                    actor=actor,
+                    context=context or {},
+                )
+                refusal = verdict.reason if not verdict.approved else ""
+            if not refusal:
+                order_store(order=order, actor=actor)
+                if gate is not None:
+                    gate.attach(verdict=verdict, order=order)
     except IntegrityError:
         if idempotency_key:
             # A concurrent request with the same key won the insert: return its order.
             existing = Order.objects.get(account=account, idempotency_key=idempotency_key)
             return _replay(existing, request)
         raise
+    if refusal:
+        raise OrderRefused(refusal)
     logger.info("order %s stored: %s", order.client_order_id, order)
     return order, True
+
+
+class OrderRefused(PermissionDenied):
+    code = "order_refused"
+
+
+def order_gate():
+    """The pre-trade gate named by settings.ORDER_GATE, or None (orders alone)."""
+    path = getattr(settings, "ORDER_GATE", "")
+    return import_string(path)() if path else None
 
 
 def _replay(order: Order, request: OrderRequest) -> tuple[Order, bool]:

@@ -303,3 +303,11 @@ PORTFOLIO_REFERENCE_ASSET = env.str("PORTFOLIO_REFERENCE_ASSET", default="USDT")
 PNL_TIME_ZONE = env.str("PNL_TIME_ZONE", default="UTC")
 # Last prices for valuation are fetched once per venue and kept this long.
 PRICES_CACHE_SECONDS = env.int("PRICES_CACHE_SECONDS", default=10)
+
+# --- Risk -----------------------------------------------------------------------------------
+# Every order passes the risk gate (orders.order_submit) and the send guard (the kill
+# switch, checked again when a queued order is about to leave).
+ORDER_GATE = "risk.services.RiskGate"
+ORDER_SEND_GUARD = "risk.services.send_guard"
+# The exchange-failure breaker trips after this many failed calls in a row on an account.
+RISK_BREAKER_EXCHANGE_FAILURES = env.int("RISK_BREAKER_EXCHANGE_FAILURES", default=5)

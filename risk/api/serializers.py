@@ -1,0 +1,121 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from risk.models import RiskDecision, RiskEvent, RiskLimit, RiskState
+
+
+class RiskLimitSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = RiskLimit
+        fields = [
+            "id",
+            "scope",
+            "account",
+            "strategy",
+            "enabled",
+            "max_order_value",
+            "max_order_amount",
+            "min_order_value",
+            "max_position_pct",
+            "max_open_positions",
+            "max_daily_loss",
+            "max_drawdown_pct",
+            "max_price_deviation_pct",
+            "loss_cooldown_minutes",
+            "max_orders_per_minute",
+            "allowed_symbols",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_account(self, account):
+        if account is not None and account.owner_id != self.context["request"].user.pk:
+            raise serializers.ValidationError("No such account.")
+        return account
+
+    def validate_allowed_symbols(self, value):
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(s, str) for s in value)
+        ):
+            raise serializers.ValidationError('A list of symbols, e.g. ["BTC/USDT"].')
+        return value
+
+    def validate(self, attrs):
+        scope = attrs.get("scope", getattr(self.instance, "scope", None))
+        account = attrs.get("account", getattr(self.instance, "account", None))
+        strategy = attrs.get("strategy", getattr(self.instance, "strategy", ""))
+        if scope == RiskLimit.Scope.GLOBAL and (account or strategy):
+            raise serializers.ValidationError("Global limits name no account or strategy.")
+        if scope == RiskLimit.Scope.ACCOUNT and (not account or strategy):
+            raise serializers.ValidationError("Account limits name an account (only).")
+        if scope == RiskLimit.Scope.STRATEGY and (account or not strategy):
+            raise serializers.ValidationError("Strategy limits name a strategy (only).")
+        for field in ("max_position_pct", "max_drawdown_pct", "max_price_deviation_pct"):
+            value = attrs.get(field)
+            if value is not None and not (0 < value <= 1):
+                raise serializers.ValidationError({field: "a fraction above 0, at most 1."})
+        for field in ("max_order_value", "max_order_amount", "min_order_value", "max_daily_loss"):
+            value = attrs.get(field)
+            if value is not None and value <= 0:
+                raise serializers.ValidationError({field: "must be above zero."})
+        return attrs
+
+
+class RiskDecisionOutput(serializers.ModelSerializer):
+    class Meta:
+        model = RiskDecision
+        fields = [
+            "id",
+            "account",
+            "order",
+            "approved",
+            "reason",
+            "proposal",
+            "snapshot",
+            "limits",
+            "verdicts",
+            "context",
+            "actor",
+            "created_at",
+        ]
+        read_only_fields = fields
+
+
+class RiskStateOutput(serializers.ModelSerializer):
+    class Meta:
+        model = RiskState
+        fields = [
+            "account",
+            "kill_switch",
+            "kill_reason",
+            "breaker",
+            "breaker_reason",
+            "equity_peak",
+            "changed_at",
+        ]
+        read_only_fields = fields
+
+
+class RiskEventOutput(serializers.ModelSerializer):
+    class Meta:
+        model = RiskEvent
+        fields = ["id", "account", "type", "reason", "actor", "created_at"]
+        read_only_fields = fields
+
+
+class KillSwitchInput(serializers.Serializer):
+    account = serializers.IntegerField(
+        min_value=1, required=False, help_text="Omit for the global switch (staff only)."
+    )
+    on = serializers.BooleanField()
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    panic = serializers.BooleanField(
+        default=False, help_text="Also cancel open orders and close positions."
+    )
+
+
+class BreakerResetInput(serializers.Serializer):
+    account = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(max_length=500)

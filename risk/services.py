@@ -1,0 +1,390 @@
+"""The pre-trade risk gate, the kill switches and the circuit breakers.
+
+Every order passes ``RiskGate`` (settings.ORDER_GATE, called by orders.order_submit):
+outside any transaction it fetches what needs the network (last prices, cached); then,
+inside the transaction that stores the order, it locks the account's RiskState row,
+builds a snapshot from our own records (equity, P&L today, positions, orders in
+flight), decides with the pure rules (risk.rules) and writes a RiskDecision row with
+every verdict. Two concurrent orders on one account are decided one after the other,
+each seeing the other's exposure: two that each fit a limit but not together cannot
+both pass.
+
+The kill switches (per account and global) and the breakers are rows: they stay on
+across restarts until a person turns them off, and every change is a RiskEvent.
+``send_guard`` (settings.ORDER_SEND_GUARD) stops orders already queued, too.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max, Q, Sum
+from django.utils import timezone
+
+from accounts.models import ExchangeAccount, ExchangeSyncState
+from orders.models import Order
+from orders.states import NOT_TERMINAL
+from positions.models import Balance, Position, RealizedPnl
+from positions.selectors import last_prices
+from positions.valuation import asset_price, market_key
+from realtime.groups import account_group, user_group
+from realtime.publish import broadcast_on_commit
+from risk import rules
+from risk.models import GlobalRiskState, RiskDecision, RiskEvent, RiskLimit, RiskState
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal(0)
+
+
+def _plain(value):
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | frozenset | set):
+        return [_plain(v) for v in (sorted(value) if isinstance(value, frozenset | set) else value)]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+# --- Limits ---------------------------------------------------------------------------------
+
+
+def _limits_from_row(row: RiskLimit) -> rules.Limits:
+    return rules.Limits(
+        max_order_value=row.max_order_value,
+        max_order_amount=row.max_order_amount,
+        min_order_value=row.min_order_value,
+        max_position_pct=row.max_position_pct,
+        max_open_positions=row.max_open_positions,
+        max_daily_loss=row.max_daily_loss,
+        max_drawdown_pct=row.max_drawdown_pct,
+        max_price_deviation_pct=row.max_price_deviation_pct,
+        loss_cooldown=(
+            timedelta(minutes=row.loss_cooldown_minutes)
+            if row.loss_cooldown_minutes is not None
+            else None
+        ),
+        max_orders_per_minute=row.max_orders_per_minute,
+        allowed_symbols=frozenset(row.allowed_symbols) if row.allowed_symbols else None,
+    )
+
+
+def effective_limits(*, account: ExchangeAccount, strategy: str = "") -> rules.Limits:
+    """Global, account and strategy limits of the account's owner, merged."""
+    scopes = Q(scope=RiskLimit.Scope.GLOBAL) | Q(scope=RiskLimit.Scope.ACCOUNT, account=account)
+    if strategy:
+        scopes |= Q(scope=RiskLimit.Scope.STRATEGY, strategy=strategy)
+    rows = RiskLimit.objects.filter(scopes, owner_id=account.owner_id, enabled=True)
+    return rules.merge_limits(*(_limits_from_row(row) for row in rows))
+
+
+# --- The gate -------------------------------------------------------------------------------
+
+
+def lock_state(account: ExchangeAccount) -> RiskState:
+    """The account's RiskState row, locked until the transaction ends (created once)."""
+    RiskState.objects.get_or_create(account=account)
+    return RiskState.objects.select_for_update().get(account=account)
+
+
+def halted_reason(state: RiskState | None) -> str:
+    global_state = GlobalRiskState.objects.filter(pk=1).first()
+    if global_state is not None and global_state.kill_switch:
+        return f"global kill switch on: {global_state.kill_reason or 'no reason given'}"
+    if state is not None and state.kill_switch:
+        return f"kill switch on: {state.kill_reason or 'no reason given'}"
+    if state is not None and state.breaker:
+        return f"circuit breaker ({state.breaker}) tripped: {state.breaker_reason}"
+    return ""
+
+
+def build_snapshot(
+    *, account: ExchangeAccount, state: RiskState, symbol: str, prices: dict[str, Decimal], now
+) -> rules.Snapshot:
+    """The account as our records see it now. A fixed number of queries."""
+    reference = settings.PORTFOLIO_REFERENCE_ASSET
+    equity = ZERO
+    for asset, total in Balance.objects.filter(account=account).values_list("asset", "total"):
+        price = asset_price(asset, reference, prices)
+        if price is not None:
+            equity += total * price
+    market = market_key(symbol)
+    last = prices.get(market)
+    unrealized = ZERO
+    open_positions = 0
+    position_value = ZERO
+    has_position = False
+    for p_symbol, side, contracts, entry, mark, upnl, source in Position.objects.filter(
+        account=account, status=Position.Status.OPEN
+    ).values_list(
+        "symbol", "side", "contracts", "entry_price", "mark_price", "unrealized_pnl", "source"
+    ):
+        open_positions += 1
+        signed = contracts if side == Position.Side.LONG else -contracts
+        p_last = prices.get(market_key(p_symbol)) or mark
+        if source == Position.Source.EXCHANGE:
+            unrealized += upnl or ZERO
+        elif p_last is not None and entry is not None:
+            unrealized += (p_last - entry) * signed
+        if p_symbol == symbol:
+            has_position = True
+            position_value += signed * (mark or last or entry or ZERO)
+    # Orders still working add to the exposure they will create: a concurrent order,
+    # decided just before this one, must count.
+    for side, remaining, price in Order.objects.filter(
+        account=account, symbol=symbol, status__in=NOT_TERMINAL, reduce_only=False
+    ).values_list("side", "remaining", "price"):
+        value = (remaining or ZERO) * (price or last or ZERO)
+        position_value += value if side == "buy" else -value
+    day_start = rules.day_start(now, settings.PNL_TIME_ZONE)
+    realized_today = (
+        RealizedPnl.objects.filter(account=account, realized_at__gte=day_start).aggregate(
+            total=Sum("amount")
+        )["total"]
+        or ZERO
+    )
+    last_loss_at = RealizedPnl.objects.filter(
+        account=account, fill__symbol=symbol, amount__lt=0
+    ).aggregate(at=Max("realized_at"))["at"]
+    orders_last_minute = Order.objects.filter(
+        account=account, created_at__gte=now - timedelta(minutes=1)
+    ).count()
+    if equity > state.equity_peak:
+        state.equity_peak = equity
+    return rules.Snapshot(
+        now=now,
+        equity=equity,
+        equity_peak=state.equity_peak,
+        realized_today=realized_today,
+        unrealized=unrealized,
+        last_price=last,
+        position_value=position_value,
+        open_positions=open_positions,
+        has_position_in_symbol=has_position,
+        last_loss_at=last_loss_at,
+        orders_last_minute=orders_last_minute,
+        halted=halted_reason(state) or None,
+    )
+
+
+def _check_breakers(
+    *,
+    account: ExchangeAccount,
+    state: RiskState,
+    snapshot: rules.Snapshot,
+    limits: rules.Limits,
+    now,
+) -> None:
+    """Trip the account's breaker on the daily loss or drawdown limit, or on repeated
+    exchange failures. It stays tripped until a person resets it."""
+    if state.breaker:
+        return
+    tripped = ""
+    if rules.daily_loss_breached(snapshot, limits):
+        tripped = (
+            "daily_loss",
+            f"loss today {snapshot.realized_today + snapshot.unrealized}"
+            f" reached the limit of -{limits.max_daily_loss}",
+        )
+    elif rules.drawdown_breached(snapshot, limits):
+        tripped = (
+            "drawdown",
+            f"equity {snapshot.equity} is over {limits.max_drawdown_pct}"
+            f" below its peak {snapshot.equity_peak}",
+        )
+    else:
+        failures = (
+            ExchangeSyncState.objects.filter(account=account).aggregate(
+                worst=Max("consecutive_errors")
+            )["worst"]
+            or 0
+        )
+        if failures >= settings.RISK_BREAKER_EXCHANGE_FAILURES:
+            tripped = ("exchange_failures", f"{failures} exchange calls failed in a row")
+    if tripped:
+        state.breaker, state.breaker_reason = tripped
+        state.changed_at = now
+        RiskEvent.objects.create(
+            account=account,
+            type="breaker.tripped",
+            reason=f"{state.breaker}: {state.breaker_reason}",
+            actor="system",
+        )
+        _publish_state(account.pk, state)
+
+
+class RiskGate:
+    """The pre-trade gate the order service calls (settings.ORDER_GATE)."""
+
+    def prepare(self, *, account: ExchangeAccount, order: Order) -> dict:
+        # Outside any transaction: prices may need one ticker call (then cached).
+        return {"prices": last_prices([account]), "now": timezone.now()}
+
+    def check(
+        self, *, account: ExchangeAccount, order: Order, prepared: dict, actor: str, context: dict
+    ) -> RiskDecision:
+        now = timezone.now()
+        state = lock_state(account)
+        limits = effective_limits(account=account, strategy=context.get("strategy", ""))
+        snapshot = build_snapshot(
+            account=account, state=state, symbol=order.symbol, prices=prepared["prices"], now=now
+        )
+        _check_breakers(account=account, state=state, snapshot=snapshot, limits=limits, now=now)
+        if state.breaker and not snapshot.halted:
+            snapshot = rules.Snapshot(**{**asdict(snapshot), "halted": halted_reason(state)})
+        state.save(update_fields=["equity_peak", "breaker", "breaker_reason", "changed_at"])
+        price = order.price or order.stop_price or snapshot.last_price
+        if price is None:
+            decision = rules.Decision(
+                approved=False,
+                verdicts=(),
+                reason=f"no last price for {order.symbol}: cannot value the order",
+            )
+        else:
+            proposal = rules.Proposal(
+                symbol=order.symbol,
+                side=order.side,
+                amount=order.amount,
+                price=price,
+                reduce_only=order.reduce_only,
+            )
+            decision = rules.decide(proposal, snapshot, limits)
+        row = RiskDecision.objects.create(
+            account=account,
+            approved=decision.approved,
+            reason=decision.reason,
+            proposal=_plain(
+                {
+                    "symbol": order.symbol,
+                    "side": order.side,
+                    "type": order.type,
+                    "amount": order.amount,
+                    "price": price,
+                    "reduce_only": order.reduce_only,
+                }
+            ),
+            snapshot=_plain(asdict(snapshot)),
+            limits=_plain(asdict(limits)),
+            verdicts=decision.as_dict()["verdicts"] if decision.verdicts else [],
+            context=_plain(context),
+            actor=actor,
+        )
+        if not decision.approved:
+            logger.info(
+                "risk refused %s %s %s on account %s: %s",
+                order.side,
+                order.amount,
+                order.symbol,
+                account.pk,
+                decision.reason,
+            )
+        return row
+
+    def attach(self, *, verdict: RiskDecision, order: Order) -> None:
+        RiskDecision.objects.filter(pk=verdict.pk).update(order=order)
+
+
+def send_guard(*, account_id: int) -> str:
+    """Why orders of this account may not be sent now ("" when they may)."""
+    return halted_reason(RiskState.objects.filter(account_id=account_id).first())
+
+
+# --- Kill switches and breakers -------------------------------------------------------------
+
+
+def _publish_state(account_id: int | None, state) -> None:
+    payload = {
+        "account": account_id,
+        "kill_switch": state.kill_switch,
+        "reason": getattr(state, "kill_reason", ""),
+        "breaker": getattr(state, "breaker", ""),
+        "breaker_reason": getattr(state, "breaker_reason", ""),
+    }
+    if account_id is not None:
+        broadcast_on_commit(group=account_group(account_id), event="risk.updated", payload=payload)
+
+
+def kill_switch_set(
+    *,
+    on: bool,
+    actor: str,
+    reason: str = "",
+    account: ExchangeAccount | None = None,
+    panic: bool = False,
+) -> None:
+    """Turn a kill switch on or off: one account's, or (account=None) everyone's.
+
+    On: no new order is accepted or sent (queued ones are cancelled at send); orders that
+    only reduce a position still go, so that risk can always be cut. ``panic`` also
+    cancels every open order and closes every position of the account(s). Off needs a
+    person; both are audited.
+    """
+    now = timezone.now()
+    with transaction.atomic(durable=True):
+        if account is None:
+            state, _ = GlobalRiskState.objects.select_for_update().get_or_create(pk=1)
+        else:
+            RiskState.objects.get_or_create(account=account)
+            state = RiskState.objects.select_for_update().get(account=account)
+        state.kill_switch = on
+        state.kill_reason = reason if on else ""
+        state.changed_at = now
+        state.save()
+        RiskEvent.objects.create(
+            account=account,
+            type=f"kill_switch.{'on' if on else 'off'}" + (".panic" if panic and on else ""),
+            reason=reason,
+            actor=actor,
+        )
+        if account is not None:
+            _publish_state(account.pk, state)
+            broadcast_on_commit(
+                group=user_group(account.owner_id),
+                event="risk.updated",
+                payload={"account": account.pk, "kill_switch": on},
+            )
+    if on and panic:
+        accounts = (
+            [account]
+            if account is not None
+            else list(ExchangeAccount.objects.filter(is_active=True))
+        )
+        for target in accounts:
+            flatten(account=target, actor=actor)
+
+
+def flatten(*, account: ExchangeAccount, actor: str) -> None:
+    """Cancel every open order and close every position of ``account`` ("panic")."""
+    from orders.services import order_cancel_all
+    from positions.services import positions_close_all
+
+    order_cancel_all(account=account, actor=actor)
+    positions_close_all(account=account, actor=actor)
+
+
+def breaker_reset(*, account: ExchangeAccount, actor: str, reason: str) -> None:
+    """A person resumes trading after a breaker tripped (audited)."""
+    if not reason:
+        raise ValueError("Say why trading may resume.")
+    with transaction.atomic(durable=True):
+        state = lock_state(account)
+        if not state.breaker:
+            return
+        RiskEvent.objects.create(
+            account=account, type="breaker.reset", reason=f"{state.breaker}: {reason}", actor=actor
+        )
+        state.breaker = ""
+        state.breaker_reason = ""
+        state.changed_at = timezone.now()
+        state.save()
+        _publish_state(account.pk, state)

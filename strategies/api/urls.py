@@ -1,0 +1,16 @@
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from strategies.api.views import SignalViewSet, TradingViewWebhook
+
+router = SimpleRouter()
+router.register("signals", SignalViewSet, basename="signal")
+
+urlpatterns = [
+    path(
+        "webhooks/tradingview/<int:source_id>/",
+        TradingViewWebhook.as_view(),
+        name="tradingview-webhook",
+    ),
+    *router.urls,
+]

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import uuid
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.exceptions import NotFound, PermissionDenied
+from strategies import services
+from strategies.api.serializers import SignalInput, SignalOutput, WebhookInput
+from strategies.models import Signal, SignalSource
+
+# TradingView's published sender addresses (www.tradingview.com/support/solutions/
+# 43000529348): the default allowlist of a webhook source that switches the check on.
+TRADINGVIEW_IPS = ["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"]
+
+
+class SignalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Signals of the requesting user; POST sends one (Idempotency-Key: one signal)."""
+
+    serializer_class = SignalOutput
+
+    def get_queryset(self):
+        return Signal.objects.filter(source__owner=self.request.user).prefetch_related(
+            "orders", "decisions"
+        )
+
+    @extend_schema(request=SignalInput, responses={201: SignalOutput, 200: SignalOutput})
+    def create(self, request):
+        data = SignalInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        external_id = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
+        signal, created = services.signal_ingest(
+            source=services.api_source(user=request.user),
+            external_id=external_id[:100],
+            data=data.validated_data,
+        )
+        return Response(
+            SignalOutput(signal).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class TradingViewWebhook(APIView):
+    """``POST /api/webhooks/tradingview/<source>/``: a TradingView alert becomes a signal.
+
+    Authenticated by the source's secret in the body; only validates, stores and queues,
+    so it answers well inside TradingView's 3 seconds.
+    """
+
+    authentication_classes = []
+    permission_classes = [permissions.AllowAny]
+    throttle_classes = []
+
+    @extend_schema(request=WebhookInput, responses={202: None, 200: None})
+    def post(self, request, source_id: int):
+        source = SignalSource.objects.filter(pk=source_id, kind=SignalSource.Kind.WEBHOOK).first()
+        if source is None:
+            raise NotFound("No such webhook.")
+        if source.ip_allowlist_enabled:
+            allowed = source.allowed_ips or TRADINGVIEW_IPS
+            if request.META.get("REMOTE_ADDR") not in allowed:
+                raise PermissionDenied("This address may not send alerts to this webhook.")
+        if not isinstance(request.data, dict) or not services.source_check_secret(
+            source=source, secret=request.data.get("secret")
+        ):
+            raise PermissionDenied("Wrong or missing secret.")
+        data = WebhookInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        values.pop("secret")
+        external_id = values.pop("id", None) or services.alert_fingerprint(request.data)
+        values.pop("ticker", None)
+        values["payload"] = {k: v for k, v in request.data.items() if k != "secret"}
+        signal, created = services.signal_ingest(
+            source=source, external_id=external_id, data=values
+        )
+        return Response(
+            {"signal": signal.pk, "status": signal.status, "duplicate": not created},
+            status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
+        )

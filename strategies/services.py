@@ -1,0 +1,303 @@
+"""Signals: stored once, decided by the risk gate, turned into orders.
+
+``signal_ingest`` only validates and stores (a webhook must answer TradingView within
+3 s), then queues ``signal_process`` on commit. Processing sizes an order for each
+target account (a group's accounts by their weights) and submits it through the order
+service, which runs the risk gate in the transaction that stores it: signal -> risk
+decision -> order events -> fills, each step in the audit trail.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts import gateway
+from accounts.models import AccountGroupMember, ExchangeAccount
+from common.exceptions import ApplicationError, PermissionDenied, ValidationFailed
+from orders.models import Order
+from orders.services import OrderRequest, order_submit
+from orders.services.submit import OrderRefused
+from positions.models import Position
+from positions.selectors import last_prices
+from positions.valuation import market_key
+from risk import sizing
+from risk.models import RiskDecision
+from strategies import tasks
+from strategies.models import Signal, SignalSource
+
+logger = logging.getLogger(__name__)
+
+BUY_ACTIONS = frozenset({"buy", "long"})
+SELL_ACTIONS = frozenset({"sell", "short"})
+
+
+# --- Sources --------------------------------------------------------------------------------
+
+
+def hash_secret(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def source_set_secret(*, source: SignalSource) -> str:
+    """Give a webhook source a new secret; returns it (shown once, stored hashed)."""
+    secret = secrets.token_urlsafe(32)
+    source.secret_hash = hash_secret(secret)
+    source.save(update_fields=["secret_hash", "updated_at"])
+    return secret
+
+
+def source_check_secret(*, source: SignalSource, secret: object) -> bool:
+    if not source.secret_hash or not isinstance(secret, str) or not secret:
+        return False
+    # Constant time: how much of a guess matched must not show in the answer's timing.
+    return hmac.compare_digest(hash_secret(secret), source.secret_hash)
+
+
+def api_source(*, user) -> SignalSource:
+    source, _ = SignalSource.objects.get_or_create(
+        owner=user, name="api", defaults={"kind": SignalSource.Kind.API}
+    )
+    return source
+
+
+# --- Ingestion ------------------------------------------------------------------------------
+
+
+def _target_account(source: SignalSource, account_id, group_id):
+    owner = source.owner_id
+    account = group = None
+    if account_id is not None:
+        account = ExchangeAccount.objects.filter(pk=account_id, owner_id=owner).first()
+        if account is None:
+            raise ValidationFailed(f"No account {account_id}.", extra={"field": "account"})
+    elif group_id is not None:
+        from accounts.models import AccountGroup
+
+        group = AccountGroup.objects.filter(pk=group_id, owner_id=owner).first()
+        if group is None:
+            raise ValidationFailed(f"No account group {group_id}.", extra={"field": "group"})
+    else:
+        account, group = source.account, source.account_group
+    if account is None and group is None:
+        raise ValidationFailed(
+            "Say which account trades this signal (account or group), or give the source a "
+            "default account.",
+            extra={"field": "account"},
+        )
+    return account, group
+
+
+def _check_symbol(account: ExchangeAccount | None, group, symbol: str) -> None:
+    probe = account or (ExchangeAccount.objects.filter(accountgroupmember__group=group).first())
+    if probe is None:
+        raise ValidationFailed("The account group has no accounts.", extra={"field": "group"})
+    try:
+        gateway.market_rules(gateway.get_client(probe), probe, symbol)
+    except ValidationFailed:
+        raise
+    except Exception as exc:
+        raise ApplicationError(
+            f"Could not load the markets of {probe.exchange_id} to check {symbol!r}; "
+            "nothing was stored. Try again shortly."
+        ) from exc
+
+
+def signal_ingest(*, source: SignalSource, external_id: str, data: dict) -> tuple[Signal, bool]:
+    """Validate and store one signal; queue its processing on commit.
+
+    Idempotent by (source, external id): the same alert twice is one signal (created
+    False, nothing queued again). A signal weaker than the source's ``min_confidence`` is
+    stored as ``ignored`` and never processed.
+    """
+    if not source.enabled:
+        raise PermissionDenied(f"Signal source {source.name!r} is disabled.")
+    existing = Signal.objects.filter(source=source, external_id=external_id).first()
+    if existing is not None:
+        return existing, False
+    account, group = _target_account(source, data.get("account"), data.get("group"))
+    _check_symbol(account, group, data["symbol"])
+    strength = data.get("strength")
+    ignored = strength is not None and strength < source.min_confidence
+    signal = Signal(
+        source=source,
+        external_id=external_id,
+        account=account,
+        account_group=group,
+        symbol=data["symbol"],
+        action=data["action"],
+        strength=strength,
+        entry_price=data.get("entry_price"),
+        stop_loss=data.get("stop_loss"),
+        stop_loss_pct=data.get("stop_loss_pct"),
+        take_profit=data.get("take_profit"),
+        take_profit_pct=data.get("take_profit_pct"),
+        size_hint=data.get("size"),
+        payload=data.get("payload") or {},
+        status=Signal.Status.IGNORED if ignored else Signal.Status.RECEIVED,
+        status_reason=(f"strength {strength} is below the source's minimum {source.min_confidence}")
+        if ignored
+        else "",
+    )
+    try:
+        with transaction.atomic():
+            signal.save()
+            if not ignored:
+                tasks.signal_process.delay_on_commit(signal.pk)
+    except IntegrityError:
+        # The same alert, delivered twice at once: the first one stored it.
+        return Signal.objects.get(source=source, external_id=external_id), False
+    return signal, True
+
+
+# --- Processing -----------------------------------------------------------------------------
+
+
+def _targets(signal: Signal) -> list[tuple[ExchangeAccount, Decimal]]:
+    if signal.account_id:
+        return [(signal.account, Decimal(1))]
+    members = (
+        AccountGroupMember.objects.filter(group_id=signal.account_group_id)
+        .select_related("account")
+        .order_by("account_id")
+    )
+    return [(m.account, m.weight) for m in members if m.weight > 0]
+
+
+def _protective(signal: Signal, side: str, price: Decimal) -> tuple[Decimal | None, Decimal | None]:
+    stop, take = signal.stop_loss, signal.take_profit
+    direction = 1 if side == "buy" else -1
+    if stop is None and signal.stop_loss_pct is not None:
+        stop = price * (1 - direction * signal.stop_loss_pct)
+    if take is None and signal.take_profit_pct is not None:
+        take = price * (1 + direction * signal.take_profit_pct)
+    return stop, take
+
+
+def _amount(
+    signal: Signal,
+    account: ExchangeAccount,
+    weight: Decimal,
+    price: Decimal,
+    stop: Decimal | None,
+    prices: dict,
+) -> Decimal:
+    source = signal.source
+    if signal.size_hint is not None:
+        amount = sizing.size_fixed_quote(quote_amount=signal.size_hint, price=price)
+    elif source.sizing == SignalSource.Sizing.PCT_EQUITY:
+        from positions.selectors import portfolio_summary
+
+        equity = portfolio_summary(user=account.owner, prices=prices).equity_by_account.get(
+            account.pk, Decimal(0)
+        )
+        amount = sizing.size_pct_equity(equity=equity, pct=source.sizing_value, price=price)
+    elif source.sizing == SignalSource.Sizing.FIXED_RISK:
+        if stop is None:
+            raise ValidationFailed("Fixed-risk sizing needs the signal's stop-loss.")
+        amount = sizing.size_fixed_risk(risk_amount=source.sizing_value, entry=price, stop=stop)
+    else:
+        amount = sizing.size_fixed_quote(quote_amount=source.sizing_value, price=price)
+    return amount * weight
+
+
+def signal_process(*, signal_id: int) -> Signal:
+    """Turn a stored signal into orders, once (the claim is a conditional update)."""
+    now = timezone.now()
+    claimed = Signal.objects.filter(
+        pk=signal_id, status=Signal.Status.RECEIVED, processed_at__isnull=True
+    ).update(processed_at=now)
+    signal = Signal.objects.select_related("source__strategy", "account").get(pk=signal_id)
+    if not claimed:
+        return signal
+    outcomes: list[str] = []
+    reasons: list[str] = []
+    targets = _targets(signal)
+    prices = last_prices([account for account, _ in targets])
+    for account, weight in targets:
+        try:
+            order = _order_for(signal, account, weight, prices)
+            if order is not None:
+                signal.orders.add(order)
+                outcomes.append("approved")
+            else:
+                outcomes.append("approved")  # nothing to close: done
+        except OrderRefused as exc:
+            outcomes.append("rejected")
+            reasons.append(f"{account.label}: {exc.message}")
+        except ApplicationError as exc:
+            outcomes.append("failed")
+            reasons.append(f"{account.label}: {exc.message}")
+        decisions = RiskDecision.objects.filter(account=account, context__signal=signal.pk)
+        signal.decisions.add(*decisions)
+    if "approved" in outcomes:
+        status = Signal.Status.APPROVED
+    elif "rejected" in outcomes:
+        status = Signal.Status.REJECTED
+    else:
+        status = Signal.Status.FAILED
+    Signal.objects.filter(pk=signal.pk).update(status=status, status_reason="; ".join(reasons))
+    signal.refresh_from_db()
+    logger.info("signal %s: %s %s", signal.pk, status, "; ".join(reasons))
+    return signal
+
+
+def _order_for(
+    signal: Signal, account: ExchangeAccount, weight: Decimal, prices: dict
+) -> Order | None:
+    context = {
+        "signal": signal.pk,
+        "strategy": signal.source.strategy.name if signal.source.strategy else "",
+    }
+    actor = f"signal:{signal.pk}"
+    key = f"signal-{signal.pk}"
+    if signal.action == Signal.Action.CLOSE:
+        position = Position.objects.filter(
+            account=account, symbol=signal.symbol, status=Position.Status.OPEN
+        ).first()
+        if position is None:
+            return None
+        from positions.services import position_close
+
+        return position_close(position=position, actor=actor)
+    side = "buy" if signal.action in BUY_ACTIONS else "sell"
+    price = signal.entry_price or prices.get(market_key(signal.symbol))
+    if price is None:
+        raise ValidationFailed(f"No price for {signal.symbol} to size the order.")
+    stop, take = _protective(signal, side, price)
+    amount = _amount(signal, account, weight, price, stop, prices)
+    order, _ = order_submit(
+        account=account,
+        request=OrderRequest(
+            symbol=signal.symbol,
+            side=side,
+            type="limit" if signal.entry_price else "market",
+            amount=amount,
+            price=signal.entry_price,
+            stop_loss_price=stop,
+            take_profit_price=take,
+        ),
+        origin=Order.Origin.SIGNAL,
+        actor=actor,
+        idempotency_key=key,
+        context=context,
+    )
+    return order
+
+
+def alert_fingerprint(payload: dict) -> str:
+    """An external id for an alert that carries none: the same alert body (secret
+    excluded) is the same signal. Put ``{{timenow}}`` in the alert's ``id`` to tell
+    repeated, genuinely new alerts apart."""
+    import json
+
+    body = json.dumps(
+        {k: v for k, v in payload.items() if k != "secret"}, sort_keys=True, default=str
+    )
+    return "fp-" + hashlib.sha256(body.encode()).hexdigest()[:40]

@@ -1,0 +1,256 @@
+"""Signals from the API and TradingView, through the risk gate to orders."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from orders.models import Order
+from positions.models import Balance
+from strategies import services
+from strategies.api.serializers import normalize_symbol
+from strategies.models import Signal, SignalSource
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def account(make_sim_account):
+    account = make_sim_account()
+    Balance.objects.create(
+        account=account,
+        asset="USDT",
+        total="100000",
+        free="100000",
+        used="0",
+        synced_at=timezone.now(),
+    )
+    return account
+
+
+@pytest.fixture
+def webhook(account):
+    source = SignalSource.objects.create(
+        owner=account.owner,
+        name="tv",
+        kind="webhook",
+        account=account,
+        sizing="fixed_quote",
+        sizing_value=Decimal("600"),
+    )
+    source.plain_secret = services.source_set_secret(source=source)
+    return source
+
+
+def alert(webhook, **fields):
+    body = {"secret": webhook.plain_secret, "id": "alert-1", "ticker": "BTCUSDT", "action": "buy"}
+    body.update(fields)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+def post_alert(client, webhook, body, raw=None):
+    return client.post(
+        f"/api/webhooks/tradingview/{webhook.pk}/",
+        data=raw if raw is not None else json.dumps(body),
+        content_type="application/json",
+    )
+
+
+def process_all():
+    for signal in Signal.objects.filter(status="received"):
+        services.signal_process(signal_id=signal.pk)
+
+
+def test_an_alert_becomes_one_signal_and_one_order_even_when_sent_twice(
+    client, webhook, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as queued:
+        first = post_alert(client, webhook, alert(webhook))
+        again = post_alert(client, webhook, alert(webhook))
+    process_all()
+    process_all()
+
+    assert (first.status_code, again.status_code) == (202, 200)
+    assert again.json()["duplicate"] is True
+    assert len(queued) == 1  # one processing task
+    signal = Signal.objects.get()
+    assert signal.status == "approved"
+    order = Order.objects.get()
+    assert (order.symbol, order.side, order.origin) == ("BTC/USDT", "buy", "signal")
+    assert order.amount == Decimal("0.01")  # 600 USDT at the last price, 60000
+    assert list(signal.orders.all()) == [order]
+    assert signal.decisions.get().approved is True
+
+
+@pytest.mark.parametrize(
+    ("body_change", "raw"),
+    [
+        ({"secret": "wrong"}, None),
+        ({"secret": None}, None),
+    ],
+)
+def test_a_wrong_or_missing_secret_is_refused_and_nothing_is_stored(
+    client, webhook, body_change, raw
+):
+    response = post_alert(
+        client,
+        webhook,
+        {**alert(webhook), **body_change}
+        if body_change.get("secret")
+        else {k: v for k, v in alert(webhook).items() if k != "secret"},
+    )
+
+    assert response.status_code == 403
+    assert Signal.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "text"),
+    [
+        ({"ticker": "NOPEUSDT"}, "Unknown symbol"),
+        ({"action": None}, "action"),
+        ({"action": "hodl"}, "action"),
+        ({"strength": "2"}, "strength"),
+        ({"ticker": None}, "symbol"),
+    ],
+)
+def test_bad_alerts_are_400_with_a_message_and_store_nothing(client, webhook, body, text):
+    response = post_alert(
+        client,
+        webhook,
+        alert(webhook, **body)
+        if all(v is not None for v in body.values())
+        else {k: v for k, v in alert(webhook).items() if k not in body},
+    )
+
+    assert response.status_code == 400, response.content
+    assert text in response.content.decode()
+    assert Signal.objects.count() == 0
+
+
+def test_malformed_json_is_400(client, webhook):
+    response = post_alert(client, webhook, None, raw="{not json")
+
+    assert response.status_code == 400
+    assert Signal.objects.count() == 0
+
+
+def test_the_ip_allowlist_defaults_to_tradingviews_addresses(client, webhook):
+    webhook.ip_allowlist_enabled = True
+    webhook.save()
+
+    refused = post_alert(client, webhook, alert(webhook))
+    allowed = client.post(
+        f"/api/webhooks/tradingview/{webhook.pk}/",
+        data=json.dumps(alert(webhook)),
+        content_type="application/json",
+        REMOTE_ADDR="52.89.214.238",
+    )
+
+    assert refused.status_code == 403
+    assert allowed.status_code == 202
+
+
+def test_weak_signals_below_the_sources_threshold_are_kept_and_ignored(client, webhook):
+    webhook.min_confidence = Decimal("0.6")
+    webhook.save()
+
+    post_alert(client, webhook, alert(webhook, strength="0.5"))
+    process_all()
+
+    signal = Signal.objects.get()
+    assert signal.status == "ignored"
+    assert "below" in signal.status_reason
+    assert Order.objects.count() == 0
+
+
+def test_a_signal_the_risk_gate_refuses_is_rejected_with_the_reason(client, webhook, account):
+    from risk.models import RiskLimit
+
+    RiskLimit.objects.create(
+        owner=account.owner, scope="account", account=account, max_order_value=Decimal("100")
+    )
+
+    post_alert(client, webhook, alert(webhook))
+    process_all()
+
+    signal = Signal.objects.get()
+    assert signal.status == "rejected"
+    assert "order value" in signal.status_reason
+    assert signal.decisions.get().approved is False
+    assert Order.objects.count() == 0
+
+
+def test_signals_through_the_api_with_stop_loss_and_take_profit_percent(account):
+    client = APIClient()
+    client.force_authenticate(account.owner)
+
+    response = client.post(
+        "/api/signals/",
+        {
+            "account": account.pk,
+            "symbol": "BTC/USDT",
+            "action": "long",
+            "size": "600",
+            "entry_price": "59000",
+            "stop_loss_pct": "0.02",
+            "take_profit_pct": "0.05",
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="sig-1",
+    )
+    again = client.post(
+        "/api/signals/",
+        {
+            "account": account.pk,
+            "symbol": "BTC/USDT",
+            "action": "long",
+            "size": "600",
+        },
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="sig-1",
+    )
+    process_all()
+
+    assert (response.status_code, again.status_code) == (201, 200)
+    order = Order.objects.get()
+    assert (order.type, order.price) == ("limit", Decimal("59000"))
+    assert order.stop_loss_price == Decimal("57820")  # 59000 * 0.98
+    assert order.take_profit_price == Decimal("61950")  # 59000 * 1.05
+    detail = client.get(f"/api/signals/{response.json()['id']}/").json()
+    assert detail["orders"][0]["id"] == order.pk
+    assert detail["decisions"][0]["approved"] is True
+
+
+def test_a_group_signal_fans_out_by_weight(make_sim_account):
+    from accounts.models import AccountGroup, AccountGroupMember
+    from accounts.tests.factories import UserFactory
+
+    owner = UserFactory()
+    first, second = make_sim_account(owner=owner), make_sim_account(owner=owner)
+    group = AccountGroup.objects.create(owner=owner, name="desk")
+    AccountGroupMember.objects.create(group=group, account=first, weight=Decimal("0.75"))
+    AccountGroupMember.objects.create(group=group, account=second, weight=Decimal("0.25"))
+    client = APIClient()
+    client.force_authenticate(owner)
+
+    client.post(
+        "/api/signals/",
+        {"group": group.pk, "symbol": "BTC/USDT", "action": "buy", "size": "1200"},
+        format="json",
+    )
+    process_all()
+
+    amounts = dict(Order.objects.values_list("account_id", "amount"))
+    # 1200 USDT at the last price 60000 = 0.02 BTC; x0.75 and x0.25
+    assert amounts == {first.pk: Decimal("0.015"), second.pk: Decimal("0.005")}
+
+
+@pytest.mark.parametrize(
+    ("ticker", "symbol"),
+    [("BTCUSDT", "BTC/USDT"), ("BTCUSDT.P", "BTC/USDT:USDT"), ("eth/usdt", "ETH/USDT")],
+)
+def test_tradingview_tickers_become_ccxt_symbols(ticker, symbol):
+    assert normalize_symbol(ticker) == symbol
