@@ -27,6 +27,8 @@ from orders.services.submit import OrderRefused
 from positions.models import Position
 from positions.selectors import last_prices
 from positions.valuation import market_key
+from realtime.groups import user_group
+from realtime.publish import broadcast_on_commit
 from risk import sizing
 from risk.models import RiskDecision
 from strategies import tasks
@@ -150,10 +152,22 @@ def signal_ingest(*, source: SignalSource, external_id: str, data: dict) -> tupl
             signal.save()
             if not ignored:
                 tasks.signal_process.delay_on_commit(signal.pk)
+            _publish_signal(signal)
     except IntegrityError:
         # The same alert, delivered twice at once: the first one stored it.
         return Signal.objects.get(source=source, external_id=external_id), False
     return signal, True
+
+
+def _publish_signal(signal: Signal) -> None:
+    """``signal.updated`` to the source owner's dashboard group, when the change commits."""
+    from strategies.api.serializers import SignalOutput
+
+    broadcast_on_commit(
+        group=user_group(signal.source.owner_id),
+        event="signal.updated",
+        payload=SignalOutput(signal).data,
+    )
 
 
 # --- Processing -----------------------------------------------------------------------------
@@ -188,15 +202,22 @@ def _amount(
     stop: Decimal | None,
     prices: dict,
 ) -> Decimal:
-    source = signal.source
-    if signal.size_hint is not None:
-        amount = sizing.size_fixed_quote(quote_amount=signal.size_hint, price=price)
-    elif source.sizing == SignalSource.Sizing.PCT_EQUITY:
-        from positions.selectors import portfolio_summary
+    """The order's amount by the source's sizing method, x the account's weight, then
+    capped by the account's limits and rounded down to the market's step."""
+    from orders.services.submit import market_rules_for
+    from positions.selectors import portfolio_summary
+    from risk.services import effective_limits
 
+    source = signal.source
+    limits = effective_limits(account=account, strategy=_strategy_name(signal))
+    equity = None
+    if source.sizing == SignalSource.Sizing.PCT_EQUITY or limits.max_position_pct is not None:
         equity = portfolio_summary(user=account.owner, prices=prices).equity_by_account.get(
             account.pk, Decimal(0)
         )
+    if signal.size_hint is not None:
+        amount = sizing.size_fixed_quote(quote_amount=signal.size_hint, price=price)
+    elif source.sizing == SignalSource.Sizing.PCT_EQUITY:
         amount = sizing.size_pct_equity(equity=equity, pct=source.sizing_value, price=price)
     elif source.sizing == SignalSource.Sizing.FIXED_RISK:
         if stop is None:
@@ -204,7 +225,20 @@ def _amount(
         amount = sizing.size_fixed_risk(risk_amount=source.sizing_value, entry=price, stop=stop)
     else:
         amount = sizing.size_fixed_quote(quote_amount=source.sizing_value, price=price)
-    return amount * weight
+    rules = market_rules_for(account, signal.symbol)
+    capped = sizing.cap_and_round(
+        amount * weight, price=price, limits=limits, step=rules.amount_step, equity=equity
+    )
+    if capped <= 0:
+        raise ValidationFailed(
+            f"Sized at {amount * weight} {rules.base}, the order is below the market's or the "
+            "limits' minimum after capping: nothing to send."
+        )
+    return capped
+
+
+def _strategy_name(signal: Signal) -> str:
+    return signal.source.strategy.name if signal.source.strategy else ""
 
 
 def signal_process(*, signal_id: int) -> Signal:
@@ -244,6 +278,7 @@ def signal_process(*, signal_id: int) -> Signal:
         status = Signal.Status.FAILED
     Signal.objects.filter(pk=signal.pk).update(status=status, status_reason="; ".join(reasons))
     signal.refresh_from_db()
+    _publish_signal(signal)
     logger.info("signal %s: %s %s", signal.pk, status, "; ".join(reasons))
     return signal
 
@@ -251,10 +286,7 @@ def signal_process(*, signal_id: int) -> Signal:
 def _order_for(
     signal: Signal, account: ExchangeAccount, weight: Decimal, prices: dict
 ) -> Order | None:
-    context = {
-        "signal": signal.pk,
-        "strategy": signal.source.strategy.name if signal.source.strategy else "",
-    }
+    context = {"signal": signal.pk, "strategy": _strategy_name(signal)}
     actor = f"signal:{signal.pk}"
     key = f"signal-{signal.pk}"
     if signal.action == Signal.Action.CLOSE:

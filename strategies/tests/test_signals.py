@@ -170,7 +170,7 @@ def test_a_signal_the_risk_gate_refuses_is_rejected_with_the_reason(client, webh
     from risk.models import RiskLimit
 
     RiskLimit.objects.create(
-        owner=account.owner, scope="account", account=account, max_order_value=Decimal("100")
+        owner=account.owner, scope="account", account=account, allowed_symbols=["ETH/USDT"]
     )
 
     post_alert(client, webhook, alert(webhook))
@@ -178,7 +178,7 @@ def test_a_signal_the_risk_gate_refuses_is_rejected_with_the_reason(client, webh
 
     signal = Signal.objects.get()
     assert signal.status == "rejected"
-    assert "order value" in signal.status_reason
+    assert "BTC/USDT" in signal.status_reason
     assert signal.decisions.get().approved is False
     assert Order.objects.count() == 0
 
@@ -254,3 +254,20 @@ def test_a_group_signal_fans_out_by_weight(make_sim_account):
 )
 def test_tradingview_tickers_become_ccxt_symbols(ticker, symbol):
     assert normalize_symbol(ticker) == symbol
+
+
+def test_sizing_is_capped_by_the_limits_and_rounded_down_to_the_step(client, webhook, account):
+    from risk.models import RiskLimit
+
+    RiskLimit.objects.create(
+        owner=account.owner, scope="account", account=account, max_order_value=Decimal("300")
+    )
+    webhook.sizing_value = Decimal("1000")
+    webhook.save()
+
+    post_alert(client, webhook, alert(webhook))
+    process_all()
+
+    # 1000 USDT wanted, capped at 300 USDT: 300 / 60000 = 0.005 BTC
+    assert Order.objects.get().amount == Decimal("0.005")
+    assert Signal.objects.get().status == "approved"
