@@ -19,10 +19,13 @@ if str(ROOT) not in sys.path:
 
 T = TypeVar("T")
 
-# The order-pipeline bench's own Redis databases (broker, channel layer, cache) and the
-# prefix of its request-budget keys in database 3 (bench/_settings.py): flushed by it.
-BENCH_REDIS_DBS = (12, 13, 14)
-BENCH_RATE_LIMIT_PREFIX = "bench-ratelimit"
+# A bench's own Redis databases (broker, channel layer, cache) and the prefix of its
+# request-budget keys in database 3 (bench/_settings.py): flushed by it. The defaults are
+# order_pipeline's; another bench sets BENCH_REDIS_DBS ("9,10,11") and
+# BENCH_RATE_LIMIT_PREFIX in the environment before importing this, so that two benches
+# never flush each other's queues (its children read the same variables).
+BENCH_REDIS_DBS = tuple(int(db) for db in os.environ.get("BENCH_REDIS_DBS", "12,13,14").split(","))
+BENCH_RATE_LIMIT_PREFIX = os.environ.get("BENCH_RATE_LIMIT_PREFIX", "bench-ratelimit")
 
 
 def free_port() -> int:
@@ -132,3 +135,78 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
         return float("nan")
     index = min(len(sorted_values) - 1, max(0, math.ceil(len(sorted_values) * fraction) - 1))
     return sorted_values[index]
+
+
+def start_stack(
+    processes, *, sim_port: int, web_port: int, concurrency: int, queues: str, hostname: str
+) -> tuple[int, int, int]:
+    """Start the simulator (paused market), web (daphne) and a Celery prefork worker on
+    ``queues`` under ``processes`` (order_pipeline.Processes); (simulator, web, worker) pids.
+    No beat and no streams: the order path needs neither."""
+    python = sys.executable
+    sim_pid = processes.start(
+        "simulator",
+        [python, "-m", "simulator", "--port", str(sim_port), "--paused", "--log-level", "WARNING"],
+    )
+    web_pid = processes.start(
+        "web",
+        [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port),
+         "trading_site.asgi:application"],
+    )  # fmt: skip
+    worker_pid = processes.start(
+        "worker",
+        [python, "-m", "celery", "-A", "trading_site", "worker", "--pool", "prefork",
+         "--concurrency", str(concurrency), "--queues", queues, "--hostname", hostname,
+         "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
+    )  # fmt: skip
+    return sim_pid, web_pid, worker_pid
+
+
+def open_loop(
+    rate: float,
+    seconds: float,
+    threads: int,
+    make_sender: Callable[[], Callable[[int], T]],
+    close: Callable[[Callable[[int], T]], None] = lambda send: None,
+) -> tuple[list[T], float]:
+    """Open loop: call i is due at t0 + i / rate, whatever came before, on ``threads``
+    threads, each with its own sender from ``make_sender`` (e.g. a keep-alive connection).
+
+    Returns the senders' results and the largest lag of a call behind its due time (the
+    senders falling behind the offered rate).
+    """
+    import queue
+    import threading
+
+    jobs: queue.Queue = queue.Queue()
+    results: list[T] = []
+    lag = [0.0]
+    lock = threading.Lock()
+
+    def worker() -> None:
+        send = make_sender()
+        while (job := jobs.get()) is not None:
+            due, index = job
+            late = time.monotonic() - due
+            result = send(index)
+            with lock:
+                results.append(result)
+                lag[0] = max(lag[0], late)
+        close(send)
+
+    pool = [threading.Thread(target=worker, daemon=True) for _ in range(threads)]
+    for thread in pool:
+        thread.start()
+    total = max(1, round(rate * seconds))
+    t0 = time.monotonic() + 0.05
+    for i in range(total):
+        due = t0 + i / rate
+        pause = due - time.monotonic()
+        if pause > 0:
+            time.sleep(pause)  # the schedule itself, not a readiness wait
+        jobs.put((due, i))
+    for _ in pool:
+        jobs.put(None)
+    for thread in pool:
+        thread.join()
+    return results, lag[0]
