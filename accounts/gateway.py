@@ -14,8 +14,6 @@ import time
 from dataclasses import dataclass
 
 import ccxt
-import ccxt.async_support
-import ccxt.pro
 from django.conf import settings
 from django.core.cache import cache
 
@@ -128,7 +126,13 @@ def build_client(
         )
         return install_budget(_tune(client), account, priority=priority)
     name = ccxt_class_name(account.exchange_id, account.market_type)
-    module = ccxt.pro if pro else ccxt.async_support if asynchronous else ccxt
+    module = ccxt
+    # Imported here, not at the top: the asyncio and ccxt.pro modules add some 30 MB to
+    # every process, and only the streams process needs them.
+    if pro:
+        import ccxt.pro as module
+    elif asynchronous:
+        import ccxt.async_support as module
     klass = getattr(module, name, None)
     if klass is None:
         raise ValidationFailed(f"ccxt has no {'websocket ' if pro else ''}client for {name}.")

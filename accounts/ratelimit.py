@@ -69,7 +69,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import ccxt
-import ccxt.async_support
 import redis
 from django.conf import settings
 from redis.backoff import NoBackoff
@@ -405,7 +404,9 @@ def install_budget(client: ccxt.Exchange, account: ExchangeAccount, *, priority:
         weight = (1 if cost is None else cost) * budget.limits.weight_per_cost
         return weight, Priority.ORDERS if orders else priority, orders
 
-    if isinstance(client, ccxt.async_support.Exchange):
+    # An asyncio client has a coroutine ``fetch`` (testing isinstance against
+    # ccxt.async_support would import it, some 30 MB, into processes that never use it).
+    if asyncio.iscoroutinefunction(client.fetch):
 
         async def throttle(cost=None):
             weight, request_priority, orders = charge(cost)

@@ -31,11 +31,10 @@ depth/trade/kline updates under the swap market.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import ccxt
-import ccxt.async_support as ccxt_async
-import ccxt.pro as ccxt_pro
 
 SPOT_REAL = "https://api.binance.com"
 FUTURES_REAL = "https://fapi.binance.com"
@@ -141,30 +140,25 @@ class SimBinanceUsdm(_SimulatorErrorsMixin, ccxt.binanceusdm):
     pass
 
 
-class SimAsyncBinance(_SimulatorErrorsMixin, ccxt_async.binance):
-    pass
+_SYNC_CLASSES = {"spot": SimBinance, "swap": SimBinanceUsdm}
 
 
-class SimAsyncBinanceUsdm(_SimulatorErrorsMixin, ccxt_async.binanceusdm):
-    pass
+@functools.cache
+def _client_class(market_type: str, flavour: str) -> type:
+    """The simulator subclass of a ccxt class. The asyncio and ccxt.pro modules are
+    imported only here, when first wanted: together they add some 30 MB to a process,
+    and the web and worker processes never need them."""
+    if flavour == "sync":
+        return _SYNC_CLASSES[market_type]
+    if flavour == "async":
+        import ccxt.async_support as ccxt_async
 
+        base = ccxt_async.binance if market_type == "spot" else ccxt_async.binanceusdm
+        return type(f"SimAsync{base.__name__}", (_SimulatorErrorsMixin, base), {})
+    import ccxt.pro as ccxt_pro
 
-class SimProBinance(_SimulatorStreamsMixin, _SimulatorErrorsMixin, ccxt_pro.binance):
-    pass
-
-
-class SimProBinanceUsdm(_SimulatorStreamsMixin, _SimulatorErrorsMixin, ccxt_pro.binanceusdm):
-    pass
-
-
-_CLASSES = {
-    ("spot", "sync"): SimBinance,
-    ("swap", "sync"): SimBinanceUsdm,
-    ("spot", "async"): SimAsyncBinance,
-    ("swap", "async"): SimAsyncBinanceUsdm,
-    ("spot", "pro"): SimProBinance,
-    ("swap", "pro"): SimProBinanceUsdm,
-}
+    base = ccxt_pro.binance if market_type == "spot" else ccxt_pro.binanceusdm
+    return type(f"SimPro{base.__name__}", (_SimulatorStreamsMixin, _SimulatorErrorsMixin, base), {})
 
 
 def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -211,7 +205,7 @@ def simulator_client(
     if market_type not in ("spot", "swap"):
         raise ValueError(f"market_type must be 'spot' or 'swap', not {market_type!r}")
     flavour = "pro" if pro else ("async" if asynchronous else "sync")
-    cls = _CLASSES[(market_type, flavour)]
+    cls = _client_class(market_type, flavour)
     base = base_url.rstrip("/")
     config: dict[str, Any] = {
         "apiKey": api_key,

@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "positions",
     "strategies",
     "risk",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -81,8 +82,18 @@ def database_config(url: str | None) -> dict:
     """PostgreSQL from DATABASE_URL, or SQLite in WAL mode under var/."""
     if url:
         config = env.db_url_config(url)
-        config.setdefault("CONN_MAX_AGE", 60)
-        config["CONN_HEALTH_CHECKS"] = True
+        if config["ENGINE"] == "django.db.backends.postgresql":
+            # A pool, not persistent connections: daphne serves each request from a new
+            # thread, so CONN_MAX_AGE would open a connection per request.
+            config["CONN_MAX_AGE"] = 0
+            config.setdefault("OPTIONS", {})["pool"] = {
+                "min_size": env.int("DATABASE_POOL_MIN", default=2),
+                "max_size": env.int("DATABASE_POOL_MAX", default=10),
+                "timeout": 10,
+            }
+        else:
+            config.setdefault("CONN_MAX_AGE", 60)
+            config["CONN_HEALTH_CHECKS"] = True
         return config
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     return {

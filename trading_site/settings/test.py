@@ -21,6 +21,12 @@ globals().update(redis_settings(REDIS_URL))
 # Tests that are about the channel layer use it through channels' testing tools;
 # an in-memory layer keeps them independent of the Redis that Celery tests use.
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+# Except where a test runs processes that must reach each other's sockets (daphne, a
+# worker, the test itself: browser tests, the push latency bench): they all share a Redis
+# layer, under a prefix of that run's own so concurrent runs never see each other's groups.
+if TEST_CHANNEL_LAYER_PREFIX := env.str("TEST_CHANNEL_LAYER_PREFIX", default=""):
+    CHANNEL_LAYERS = redis_settings(REDIS_URL)["CHANNEL_LAYERS"]
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = TEST_CHANNEL_LAYER_PREFIX
 # Each test process gets its own cache prefix so parallel runs never share state.
 CACHES["default"]["KEY_PREFIX"] = f"test-{__import__('os').getpid()}"  # noqa: F405
 
@@ -36,3 +42,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
 # Static files from the app folders, no collectstatic step (WhiteNoise finders).
 WHITENOISE_USE_FINDERS = True
 STATIC_ROOT = None
+
+# No connection pool in tests: its idle connections would keep the test database from
+# being dropped at the end of the run (and threads in tests open their own anyway).
+if DATABASES["default"].get("OPTIONS", {}).pop("pool", None) is not None:  # noqa: F405
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
