@@ -93,8 +93,8 @@ def effective_limits(*, account: ExchangeAccount, strategy: str = "") -> rules.L
 
 def lock_state(account: ExchangeAccount) -> RiskState:
     """The account's RiskState row, locked until the transaction ends (created once)."""
-    RiskState.objects.get_or_create(account=account)
-    return RiskState.objects.select_for_update().get(account=account)
+    state, _ = RiskState.objects.select_for_update().get_or_create(account=account)
+    return state
 
 
 def halted_reason(state: RiskState | None) -> str:
@@ -147,15 +147,13 @@ def build_snapshot(
         value = (remaining or ZERO) * (price or last or ZERO)
         position_value += value if side == "buy" else -value
     day_start = rules.day_start(now, settings.PNL_TIME_ZONE)
-    realized_today = (
-        RealizedPnl.objects.filter(account=account, realized_at__gte=day_start).aggregate(
-            total=Sum("amount")
-        )["total"]
-        or ZERO
+    # One aggregate for both: what was realized today, and when this symbol last lost.
+    realized = RealizedPnl.objects.filter(account=account).aggregate(
+        today=Sum("amount", filter=Q(realized_at__gte=day_start)),
+        last_loss_at=Max("realized_at", filter=Q(fill__symbol=symbol, amount__lt=0)),
     )
-    last_loss_at = RealizedPnl.objects.filter(
-        account=account, fill__symbol=symbol, amount__lt=0
-    ).aggregate(at=Max("realized_at"))["at"]
+    realized_today = realized["today"] or ZERO
+    last_loss_at = realized["last_loss_at"]
     orders_last_minute = Order.objects.filter(
         account=account, created_at__gte=now - timedelta(minutes=1)
     ).count()

@@ -30,7 +30,6 @@ from positions.valuation import market_key
 from realtime.groups import user_group
 from realtime.publish import broadcast_on_commit
 from risk import sizing
-from risk.models import RiskDecision
 from strategies import tasks
 from strategies.models import Signal, SignalSource
 
@@ -255,21 +254,22 @@ def signal_process(*, signal_id: int) -> Signal:
     targets = _targets(signal)
     prices = last_prices([account for account, _ in targets])
     for account, weight in targets:
+        record = None
         try:
             order = _order_for(signal, account, weight, prices)
             if order is not None:
                 signal.orders.add(order)
-                outcomes.append("approved")
-            else:
-                outcomes.append("approved")  # nothing to close: done
+                record = getattr(order, "gate_record", None)
+            outcomes.append("approved")  # or nothing to close: done
         except OrderRefused as exc:
             outcomes.append("rejected")
             reasons.append(f"{account.label}: {exc.message}")
+            record = exc.record
         except ApplicationError as exc:
             outcomes.append("failed")
             reasons.append(f"{account.label}: {exc.message}")
-        decisions = RiskDecision.objects.filter(account=account, context__signal=signal.pk)
-        signal.decisions.add(*decisions)
+        if record is not None:
+            signal.decisions.add(record)
     if "approved" in outcomes:
         status = Signal.Status.APPROVED
     elif "rejected" in outcomes:

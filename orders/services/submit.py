@@ -296,13 +296,21 @@ def order_submit(
             return _replay(existing, request)
         raise
     if refusal:
-        raise OrderRefused(refusal)
+        raise OrderRefused(refusal, record=verdict)
+    # The gate's record of the decision, for callers that link it (signals).
+    order.gate_record = verdict if gate is not None else None
     logger.info("order %s stored: %s", order.client_order_id, order)
     return order, True
 
 
 class OrderRefused(PermissionDenied):
+    """The pre-trade gate said no; ``record`` is its stored decision."""
+
     code = "order_refused"
+
+    def __init__(self, message: str, *, record=None):
+        super().__init__(message)
+        self.record = record
 
 
 def order_gate():

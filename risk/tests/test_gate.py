@@ -222,3 +222,38 @@ def test_repeated_exchange_failures_trip_the_breaker(make_sim_account, settings)
 
     with pytest.raises(OrderRefused, match="exchange_failures"):
         submit(account, amount=Decimal("0.01"))
+
+
+@pytest.mark.django_db
+def test_a_decision_runs_a_fixed_number_of_queries(make_sim_account):
+    from django.db import connection, transaction
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.services.submit import order_prepare
+    from orders.tests.factories import OrderFactory
+    from positions.tests.factories import PositionFactory
+
+    account = make_sim_account()
+    fund(account)
+    limit(account, max_order_value=Decimal("100000"), max_position_pct=Decimal("0.5"))
+    gate = services.RiskGate()
+    request = OrderRequest(
+        symbol="BTC/USDT", side="buy", type="limit", amount=Decimal("0.01"), price=Decimal("59000")
+    )
+    order = order_prepare(account=account, request=request, origin="api")
+    prepared = gate.prepare(account=account, order=order)
+
+    def count():
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            gate.check(account=account, order=order, prepared=prepared, actor="t", context={})
+        return len(queries)
+
+    count()  # the first decision creates the account's risk state
+    few = count()
+    for i in range(30):
+        PositionFactory(account=account, symbol=f"C{i}/USDT", source="fills")
+        OrderFactory(account=account, symbol="BTC/USDT", status="open")
+    many = count()
+
+    assert few == many
+    assert few <= 14
