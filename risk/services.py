@@ -93,7 +93,9 @@ def effective_limits(*, account: ExchangeAccount, strategy: str = "") -> rules.L
 
 def lock_state(account: ExchangeAccount) -> RiskState:
     """The account's RiskState row, locked until the transaction ends (created once)."""
-    state, _ = RiskState.objects.select_for_update().get_or_create(account=account)
+    state, created = RiskState.objects.select_for_update().get_or_create(account=account)
+    if created:
+        state.refresh_from_db()  # field defaults as the database stores them (Decimals)
     return state
 
 
