@@ -98,8 +98,9 @@ def test_reduce_only_cannot_open_a_futures_position(make_sim_account, sim):
 
     # The risk gate refuses it before the venue would.
     with pytest.raises(OrderRefused, match="does not reduce"):
-        submit(account, symbol="BTC/USDT:USDT", side="sell", amount=Decimal("0.01"),
-               reduce_only=True)
+        submit(
+            account, symbol="BTC/USDT:USDT", side="sell", amount=Decimal("0.01"), reduce_only=True
+        )
 
     assert venue_orders(sim, account)["orders"] == 0
 
