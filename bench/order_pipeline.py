@@ -852,19 +852,35 @@ def main() -> int:
     if args.rate / args.accounts > 10:
         parser.error("more than 10 orders/s per account: above Binance's limit; add --accounts")
 
+    return run_with_stack(
+        "order pipeline",
+        args,
+        lambda processes, env, sim_port, web_port: measure(
+            args, processes, env, f"http://127.0.0.1:{sim_port}", web_port
+        ),
+    )
+
+
+def run_with_stack(name: str, args, measure) -> int:
+    """Run ``measure(processes, env, sim_port, web_port)`` on a stack of its own: a fresh
+    bench database and Redis databases, the simulator, web and worker processes - and
+    stop and drop all of it at exit, on Ctrl-C or SIGTERM, or when setup fails. Shared by
+    every benchmark that needs the whole platform running."""
+    slug = name.replace(" ", "-")
+
     def stop(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     # One run at a time: two would drop each other's database and flush each other's Redis.
-    lock = (Path(tempfile.gettempdir()) / f"bench-order-pipeline-{args.database}.lock").open("w")
+    lock = (Path(tempfile.gettempdir()) / f"bench-{slug}-{args.database}.lock").open("w")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        print(f"another order pipeline bench is using {args.database!r}", file=sys.stderr)
+        print(f"another {name} bench is using {args.database!r}", file=sys.stderr)
         return 1
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-order-pipeline-"))
+    log_dir = Path(tempfile.mkdtemp(prefix=f"bench-{slug}-"))
     processes = None
     failed = True
     try:
@@ -884,11 +900,11 @@ def main() -> int:
         recreate_database(maintenance_url, args.database)
         flush_bench_redis(redis_url)
         processes = Processes(env, log_dir / "processes.log")
-        measure(args, processes, env, f"http://127.0.0.1:{sim_port}", web_port)
+        measure(processes, env, sim_port, web_port)
         failed = False
         return 0
-    except SetupFailed as exc:
-        print(f"order pipeline bench failed: {exc}", file=sys.stderr)
+    except (SetupFailed, RuntimeError) as exc:  # RuntimeError: poll_until's timeouts
+        print(f"{name} bench failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted: stopping everything", file=sys.stderr)
@@ -904,8 +920,9 @@ def main() -> int:
             except Exception:  # noqa: BLE001, S110 - Django may never have been set up
                 pass
             try:
-                recreate_database(service_urls(args.database)[1], args.database, drop_only=True)
-                flush_bench_redis(service_urls(args.database)[2])
+                urls = service_urls(args.database)
+                recreate_database(urls[1], args.database, drop_only=True)
+                flush_bench_redis(urls[2])
             except SetupFailed as exc:
                 print(f"cleanup: {exc}", file=sys.stderr)
         if failed:
@@ -913,7 +930,6 @@ def main() -> int:
         else:
             for path in log_dir.iterdir():
                 path.unlink()
-            log_dir.rmdir()
 
 
 if __name__ == "__main__":

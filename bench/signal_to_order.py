@@ -43,22 +43,17 @@ os.environ["BENCH_REDIS_DBS"] = "9,10,11"
 os.environ["BENCH_RATE_LIMIT_PREFIX"] = "bench-signals-ratelimit"
 
 import argparse
-import fcntl
 import http.client
 import itertools
 import json
 import logging
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 from _common import (
-    free_port,
     open_loop,
     percentile,
     poll_until,
@@ -67,15 +62,12 @@ from _common import (
 )
 from order_pipeline import (
     READY_TIMEOUT,
-    SETTINGS,
     SYMBOL,
     Bench,
     Processes,
     SetupFailed,
-    flush_bench_redis,
     p50_p99,
-    recreate_database,
-    service_urls,
+    run_with_stack,
     stats,
     wait_ready,
 )
@@ -513,72 +505,11 @@ def main() -> int:
             f"{MAX_OPEN_ORDERS}: add --accounts or shorten --seconds"
         )
 
-    def stop(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    # One run at a time: two would drop each other's database and flush each other's Redis.
-    lock = (Path(tempfile.gettempdir()) / "bench-signal-to-order.lock").open("w")
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        print("another signal-to-order bench is running", file=sys.stderr)
-        return 1
-    log_dir = Path(tempfile.mkdtemp(prefix="bench-signal-to-order-"))
-    processes = None
-    failed = True
-    try:
-        bench_url, maintenance_url, redis_url = service_urls(args.database)
-        sim_port, web_port = free_port(), free_port()
-        root = str(Path(__file__).resolve().parent.parent)
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": SETTINGS,
-            "DATABASE_URL": bench_url,
-            "REDIS_URL": redis_url,
-            "SIMULATOR_URL": f"http://127.0.0.1:{sim_port}",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])),
-        }
-        os.environ.update(env)
-        recreate_database(maintenance_url, args.database)
-        flush_bench_redis(redis_url)
-        processes = Processes(env, log_dir / "processes.log")
-        measure(args, processes, sim_port, web_port)
-        failed = False
-        return 0
-    except SetupFailed as exc:
-        print(f"signal to order bench failed: {exc}", file=sys.stderr)
-        return 1
-    except RuntimeError as exc:  # poll_until's timeouts
-        print(f"signal to order bench failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted: stopping everything", file=sys.stderr)
-        return 130
-    finally:
-        if processes is not None:
-            processes.stop()
-        if not args.keep_db:
-            try:
-                from django.db import connections
-
-                connections.close_all()
-            except Exception:  # noqa: BLE001, S110 - Django may never have been set up
-                pass
-            try:
-                urls = service_urls(args.database)
-                recreate_database(urls[1], args.database, drop_only=True)
-                flush_bench_redis(urls[2])
-            except SetupFailed as exc:
-                print(f"cleanup: {exc}", file=sys.stderr)
-        if failed:
-            print(f"process logs kept in {log_dir}", file=sys.stderr)
-        else:
-            for path in log_dir.iterdir():
-                path.unlink()
-            log_dir.rmdir()
+    return run_with_stack(
+        "signal to order",
+        args,
+        lambda processes, env, sim_port, web_port: measure(args, processes, sim_port, web_port),
+    )
 
 
 if __name__ == "__main__":
