@@ -201,3 +201,65 @@ def performance(*, user, account_id: int | None = None) -> dict:
         return value
 
     return plain(summary)
+
+
+CANDLES_CACHE_SECONDS = 5
+
+
+def candles(*, account: ExchangeAccount, symbol: str, timeframe: str, limit: int) -> list[dict]:
+    """OHLCV candles of ``symbol`` on the account's venue, oldest first, numbers as strings.
+
+    Cached for a few seconds per venue, symbol and timeframe, so that a dashboard opened on
+    several screens costs one exchange call.
+    """
+    import ccxt
+
+    from common.exceptions import ServiceUnavailable, ValidationFailed
+
+    key = f"ohlcv:{gateway.markets_cache_key(account)}:{symbol}:{timeframe}:{limit}"
+    rows = cache.get(key)
+    if rows is None:
+        try:
+            raw = gateway.get_client(account).fetch_ohlcv(symbol, timeframe, limit=limit)
+        except (ccxt.BadSymbol, ccxt.BadRequest) as exc:
+            raise ValidationFailed(f"No candles for {symbol!r} {timeframe}: {exc}") from exc
+        except Exception as exc:
+            failure = classify(exc)
+            raise ServiceUnavailable(
+                f"The exchange did not answer for candles: {failure.message}"
+            ) from exc
+        rows = [
+            {
+                "time": int(ts),
+                "open": str(to_decimal(o)),
+                "high": str(to_decimal(h)),
+                "low": str(to_decimal(low)),
+                "close": str(to_decimal(c)),
+                "volume": str(to_decimal(v)),
+            }
+            for ts, o, h, low, c, v in raw
+        ]
+        cache.set(key, rows, timeout=CANDLES_CACHE_SECONDS)
+    return rows
+
+
+def equity_points(
+    *, user, account_id: int | None = None, limit: int = 2000
+) -> list[tuple[datetime, Decimal]]:
+    """Equity in the reference asset at every balance snapshot: each account's last
+    snapshot value carried forward, summed (the latest ``limit`` instants)."""
+    snapshots = BalanceSnapshot.objects.filter(account__owner=user, value_quote__isnull=False)
+    if account_id:
+        snapshots = snapshots.filter(account_id=account_id)
+    instants: dict[datetime, dict[int, Decimal]] = {}
+    for account, taken_at, value in snapshots.order_by("taken_at").values_list(
+        "account_id", "taken_at", "value_quote"
+    ):
+        by_account = instants.setdefault(taken_at, {})
+        by_account[account] = by_account.get(account, Decimal(0)) + value
+    points: list[tuple[datetime, Decimal]] = []
+    latest: dict[int, Decimal] = {}
+    for taken_at in sorted(instants):
+        latest.update(instants[taken_at])
+        points.append((taken_at, sum(latest.values(), Decimal(0))))
+    return points[-limit:]

@@ -16,11 +16,12 @@ from orders.api.serializers import (
     AmendInput,
     CancelAllInput,
     CancelAllOutput,
+    FillOutput,
     OrderCreateInput,
     OrderDetailOutput,
     OrderOutput,
 )
-from orders.models import Order
+from orders.models import Fill, Order
 from orders.services.common import user_actor
 from orders.states import Status
 
@@ -156,3 +157,28 @@ class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Ge
             symbol=data.validated_data.get("symbol"),
         )
         return Response({"canceled": count})
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("account", OpenApiTypes.INT),
+            OpenApiParameter("symbol", OpenApiTypes.STR),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 500, default 100"),
+        ],
+        responses={200: FillOutput(many=True)},
+    )
+    @action(detail=False, methods=["get"])
+    def fills(self, request):
+        """The latest fills on the user's accounts, newest first."""
+        params = request.query_params
+        fills = Fill.objects.filter(account__owner=request.user)
+        if account := params.get("account"):
+            if not account.isdigit():
+                raise serializers.ValidationError({"account": "must be an account id."})
+            fills = fills.filter(account_id=account)
+        if symbol := params.get("symbol"):
+            fills = fills.filter(symbol=symbol)
+        limit = params.get("limit") or "100"
+        if not limit.isdigit() or not 1 <= int(limit) <= 500:
+            raise serializers.ValidationError({"limit": "1 to 500."})
+        fills = fills.order_by("-created_at", "-id")[: int(limit)]
+        return Response(FillOutput(fills, many=True).data)

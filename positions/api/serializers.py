@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import BalanceSnapshot
+from orders.api.serializers import FillOutput
 from positions.models import Balance, Drift, Position
 
 MONEY = {"max_digits": 38, "decimal_places": 18}
@@ -91,3 +92,32 @@ class PortfolioOutput(serializers.Serializer):
 
 class CloseAllInput(serializers.Serializer):
     account = serializers.IntegerField(min_value=1)
+
+
+class CandleOutput(serializers.Serializer):
+    time = serializers.IntegerField(help_text="Candle open, milliseconds since the epoch (UTC).")
+    open = serializers.CharField()
+    high = serializers.CharField()
+    low = serializers.CharField()
+    close = serializers.CharField()
+    volume = serializers.CharField()
+
+
+class ChartOutput(serializers.Serializer):
+    """A price chart: the venue's candles and the account's own fills to mark on them."""
+
+    account = serializers.IntegerField()
+    symbol = serializers.CharField()
+    timeframe = serializers.CharField()
+    candles = CandleOutput(many=True)
+    fills = FillOutput(many=True)
+
+
+class EquityPointOutput(serializers.Serializer):
+    time = serializers.DateTimeField()
+    equity = serializers.DecimalField(**MONEY)
+
+
+class EquityOutput(serializers.Serializer):
+    reference = serializers.CharField()
+    points = EquityPointOutput(many=True)

@@ -3,7 +3,9 @@ from rest_framework.routers import SimpleRouter
 
 from positions.api.views import (
     BalanceViewSet,
+    ChartView,
     DriftViewSet,
+    EquityView,
     PerformanceView,
     PortfolioView,
     PositionViewSet,
@@ -17,5 +19,7 @@ router.register("drift", DriftViewSet, basename="drift")
 urlpatterns = [
     path("portfolio/", PortfolioView.as_view(), name="portfolio"),
     path("performance/", PerformanceView.as_view(), name="performance"),
+    path("chart/", ChartView.as_view(), name="chart"),
+    path("equity/", EquityView.as_view(), name="equity"),
     *router.urls,
 ]

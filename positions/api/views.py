@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
+from django.conf import settings
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -9,13 +11,16 @@ from rest_framework.views import APIView
 from accounts.selectors import account_list
 from common.exceptions import NotFound
 from orders.api.serializers import OrderOutput
+from orders.models import Fill
 from orders.services.common import user_actor
 from positions import selectors, services
 from positions.api.serializers import (
     BalanceOutput,
     BalanceSnapshotOutput,
+    ChartOutput,
     CloseAllInput,
     DriftOutput,
+    EquityOutput,
     PortfolioOutput,
     PositionOutput,
 )
@@ -134,3 +139,72 @@ class PerformanceView(APIView):
         if account_id is not None:
             _user_account(request.user, account_id)
         return Response(selectors.performance(user=request.user, account_id=account_id))
+
+
+TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
+
+
+class ChartView(APIView):
+    """Candles of a symbol on one of the user's accounts, with that account's fills."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("account", OpenApiTypes.INT, required=True),
+            OpenApiParameter("symbol", OpenApiTypes.STR, required=True),
+            OpenApiParameter("timeframe", OpenApiTypes.STR, enum=TIMEFRAMES),
+            OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 1000, default 300"),
+        ],
+        responses={200: ChartOutput},
+    )
+    def get(self, request):
+        params = request.query_params
+        account_id = _account_filter(params)
+        if account_id is None:
+            raise serializers.ValidationError({"account": "required."})
+        account = _user_account(request.user, account_id)
+        symbol = (params.get("symbol") or "").strip()
+        if not symbol:
+            raise serializers.ValidationError({"symbol": "required, e.g. BTC/USDT."})
+        timeframe = params.get("timeframe") or "1m"
+        if timeframe not in TIMEFRAMES:
+            raise serializers.ValidationError({"timeframe": f"one of {', '.join(TIMEFRAMES)}."})
+        limit = params.get("limit") or "300"
+        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+            raise serializers.ValidationError({"limit": "1 to 1000."})
+        candles = selectors.candles(
+            account=account, symbol=symbol, timeframe=timeframe, limit=int(limit)
+        )
+        fills = Fill.objects.filter(account=account, symbol=symbol).order_by("-exchange_ts")[:500]
+        return Response(
+            ChartOutput(
+                {
+                    "account": account.pk,
+                    "symbol": symbol,
+                    "timeframe": timeframe,
+                    "candles": candles,
+                    "fills": list(reversed(fills)),
+                }
+            ).data
+        )
+
+
+class EquityView(APIView):
+    """Equity at every balance snapshot, in the portfolio's reference asset."""
+
+    @extend_schema(
+        parameters=[OpenApiParameter("account", OpenApiTypes.INT)],
+        responses={200: EquityOutput},
+    )
+    def get(self, request):
+        account_id = _account_filter(request.query_params)
+        if account_id is not None:
+            _user_account(request.user, account_id)
+        points = selectors.equity_points(user=request.user, account_id=account_id)
+        return Response(
+            EquityOutput(
+                {
+                    "reference": settings.PORTFOLIO_REFERENCE_ASSET,
+                    "points": [{"time": t, "equity": v} for t, v in points],
+                }
+            ).data
+        )
