@@ -1,0 +1,55 @@
+// The REST API with the session: CSRF token from Django's cookie, errors as the API words them.
+
+function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+// {"detail": "..."} or {"field": ["message", ...], ...}: one readable line, the API's words.
+export function errorText(data, status) {
+  if (!data || typeof data !== "object") return `Request failed (${status}).`;
+  const parts = [];
+  for (const [field, value] of Object.entries(data)) {
+    if (field === "code") continue;
+    const text = Array.isArray(value) ? value.join(" ") : typeof value === "object" ? JSON.stringify(value) : String(value);
+    parts.push(field === "detail" || field === "non_field_errors" ? text : `${field}: ${text}`);
+  }
+  return parts.join("; ") || `Request failed (${status}).`;
+}
+
+export async function api(method, url, body) {
+  const options = {
+    method,
+    credentials: "same-origin",
+    headers: { Accept: "application/json" },
+  };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  if (method !== "GET") options.headers["X-CSRFToken"] = csrfToken();
+  let response;
+  try {
+    response = await fetch(url, options);
+  } catch (error) {
+    return { ok: false, status: 0, data: null, error: `Network error: ${error.message}` };
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    data = null;
+  }
+  return {
+    ok: response.ok,
+    status: response.status,
+    data,
+    error: response.ok ? "" : errorText(data, response.status),
+  };
+}
+
+// A list endpoint's rows, paginated or not.
+export function rows(data) {
+  if (Array.isArray(data)) return data;
+  return (data && data.results) || [];
+}
