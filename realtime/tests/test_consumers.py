@@ -1,0 +1,109 @@
+"""The dashboard socket: only authenticated users, only the groups of their own accounts."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from accounts.tests.factories import ExchangeAccountFactory, UserFactory
+from realtime.consumers import DashboardConsumer
+from realtime.groups import account_group, user_group
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@database_sync_to_async
+def _user_with_account(label: str):
+    user = UserFactory()
+    return user, ExchangeAccountFactory(owner=user, label=label, mode="paper")
+
+
+async def _event(group: str, event: str, payload: dict) -> None:
+    await get_channel_layer().group_send(
+        group, {"type": "platform.event", "event": event, "payload": payload}
+    )
+
+
+async def _connect(user) -> WebsocketCommunicator:
+    communicator = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/dashboard/")
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    assert connected
+    return communicator
+
+
+async def test_an_unauthenticated_socket_is_closed():
+    from django.contrib.auth.models import AnonymousUser
+
+    communicator = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/dashboard/")
+    communicator.scope["user"] = AnonymousUser()
+
+    connected, code = await communicator.connect()
+
+    assert connected is False
+    assert code == 4401
+
+
+async def test_another_users_account_events_never_reach_the_socket():
+    alice, alices = await _user_with_account("alice's")
+    bob, bobs = await _user_with_account("bob's")
+    communicator = await _connect(alice)
+    hello = await communicator.receive_json_from()
+    assert hello == {"event": "hello", "payload": {"accounts": [alices.pk]}}
+
+    await _event(account_group(bobs.pk), "order.updated", {"id": 1, "account": bobs.pk})
+    await _event(user_group(bob.pk), "signal.updated", {"id": 2})
+    await _event(account_group(alices.pk), "order.updated", {"id": 3, "account": alices.pk})
+
+    # Only Alice's event arrives, though Bob's were sent first.
+    assert await communicator.receive_json_from() == {
+        "event": "order.updated",
+        "payload": {"id": 3, "account": alices.pk},
+    }
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_a_client_message_cannot_join_another_group():
+    alice, _ = await _user_with_account("alice's")
+    _, bobs = await _user_with_account("bob's")
+    communicator = await _connect(alice)
+    await communicator.receive_json_from()  # hello
+
+    # The socket is one-way: whatever a client sends, it joins nothing.
+    await communicator.send_json_to({"type": "subscribe", "group": account_group(bobs.pk)})
+    await communicator.send_json_to({"type": "platform.event", "group": account_group(bobs.pk)})
+    await _event(account_group(bobs.pk), "order.updated", {"id": 9})
+
+    assert await communicator.receive_nothing(timeout=0.2)
+    await communicator.disconnect()
+
+
+async def test_the_asgi_app_authenticates_by_the_session_cookie(client):
+    from django.conf import settings
+
+    from trading_site.asgi import application
+
+    alice, alices = await _user_with_account("alice's")
+    await _user_with_account("bob's")
+    await database_sync_to_async(client.force_login)(alice)
+    cookie = f"{settings.SESSION_COOKIE_NAME}={client.cookies[settings.SESSION_COOKIE_NAME].value}"
+
+    signed_in = WebsocketCommunicator(
+        application,
+        "/ws/dashboard/",
+        headers=[(b"cookie", cookie.encode()), (b"origin", b"http://testserver")],
+    )
+    anonymous = WebsocketCommunicator(
+        application, "/ws/dashboard/", headers=[(b"origin", b"http://testserver")]
+    )
+
+    connected, _ = await signed_in.connect()
+    assert connected
+    assert (await signed_in.receive_json_from())["payload"] == {"accounts": [alices.pk]}
+    assert (await anonymous.connect()) == (False, 4401)
+    await asyncio.gather(signed_in.disconnect(), anonymous.disconnect())
