@@ -182,3 +182,39 @@ def test_another_users_accounts_and_orders_never_appear(
         expect(page.locator("body")).not_to_contain_text("Bob secret desk")
         expect(page.locator(f'#orders tr[data-id="{bob_order.pk}"]')).to_have_count(0)
     assert page.goto(f"/orders/{bob_order.pk}/").status == 404
+
+
+def test_after_a_reconnect_the_page_resyncs_what_it_missed(
+    new_page, make_sim_account, sim, browser_worker
+):
+    from accounts.tests.factories import UserFactory
+    from orders.services import OrderRequest, order_submit
+
+    expect = _expect()
+    carol = UserFactory(username="carol")
+    account = make_sim_account(owner=carol, label="Carol spot")
+    page = new_page()
+    login(page, "carol", PASSWORD)
+    page.goto("/orders/")
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+
+    # Events are lost while the socket is "away" ...
+    page.evaluate("window.dashboard.live.paused = window.dashboard.live.onEvent")
+    page.evaluate("window.dashboard.live.onEvent = () => {}")
+    missed, _ = order_submit(
+        account=account,
+        request=OrderRequest(
+            symbol="BTC/USDT", side="buy", type="limit", amount=Decimal("0.01"), price=Decimal(1000)
+        ),
+        origin="api",
+        actor="test",
+    )
+    row = page.locator(f'#orders tr[data-id="{missed.pk}"]')
+    expect(row).to_have_count(0)
+
+    # ... and read back from the API when it reconnects.
+    page.evaluate("window.dashboard.live.onEvent = window.dashboard.live.paused")
+    page.evaluate("window.dashboard.live.socket.close()")
+    expect(page.locator("body")).to_have_attribute("data-resynced", "1")
+    expect(row).to_have_count(1)
+    expect(page.locator("#conn")).to_have_attribute("data-state", "live")
