@@ -23,19 +23,19 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Q, Sum
+from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import ExchangeAccount, ExchangeSyncState
+from accounts.models import ExchangeAccount
 from orders.models import Order
-from orders.states import NOT_TERMINAL
-from positions.models import Balance, Position, RealizedPnl
+from positions.models import Position
 from positions.selectors import last_prices
 from positions.valuation import asset_price, market_key
 from realtime.groups import account_group, user_group
 from realtime.publish import broadcast_on_commit
 from risk import rules
 from risk.models import GlobalRiskState, RiskDecision, RiskEvent, RiskLimit, RiskState
+from risk.selectors import RiskInputs, risk_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -99,10 +99,15 @@ def lock_state(account: ExchangeAccount) -> RiskState:
     return state
 
 
-def halted_reason(state: RiskState | None) -> str:
-    global_state = GlobalRiskState.objects.filter(pk=1).first()
-    if global_state is not None and global_state.kill_switch:
-        return f"global kill switch on: {global_state.kill_reason or 'no reason given'}"
+def halted_reason(state: RiskState | None, inputs: RiskInputs | None = None) -> str:
+    if inputs is not None:
+        global_on, global_reason = inputs.global_kill_switch, inputs.global_kill_reason
+    else:
+        global_state = GlobalRiskState.objects.filter(pk=1).first()
+        global_on = bool(global_state and global_state.kill_switch)
+        global_reason = global_state.kill_reason if global_state else ""
+    if global_on:
+        return f"global kill switch on: {global_reason or 'no reason given'}"
     if state is not None and state.kill_switch:
         return f"kill switch on: {state.kill_reason or 'no reason given'}"
     if state is not None and state.breaker:
@@ -111,69 +116,49 @@ def halted_reason(state: RiskState | None) -> str:
 
 
 def build_snapshot(
-    *, account: ExchangeAccount, state: RiskState, symbol: str, prices: dict[str, Decimal], now
+    *, state: RiskState, symbol: str, prices: dict[str, Decimal], now, inputs: RiskInputs
 ) -> rules.Snapshot:
-    """The account as our records see it now. A fixed number of queries."""
+    """The account as our records (``inputs``, one query) see it now."""
     reference = settings.PORTFOLIO_REFERENCE_ASSET
     equity = ZERO
-    for asset, total in Balance.objects.filter(account=account).values_list("asset", "total"):
+    for asset, total in inputs.balances:
         price = asset_price(asset, reference, prices)
         if price is not None:
             equity += total * price
-    market = market_key(symbol)
-    last = prices.get(market)
+    last = prices.get(market_key(symbol))
     unrealized = ZERO
-    open_positions = 0
     position_value = ZERO
     has_position = False
-    for p_symbol, side, contracts, entry, mark, upnl, source in Position.objects.filter(
-        account=account, status=Position.Status.OPEN
-    ).values_list(
-        "symbol", "side", "contracts", "entry_price", "mark_price", "unrealized_pnl", "source"
-    ):
-        open_positions += 1
-        signed = contracts if side == Position.Side.LONG else -contracts
-        p_last = prices.get(market_key(p_symbol)) or mark
-        if source == Position.Source.EXCHANGE:
-            unrealized += upnl or ZERO
-        elif p_last is not None and entry is not None:
-            unrealized += (p_last - entry) * signed
-        if p_symbol == symbol:
+    for row in inputs.positions:
+        signed = row.contracts if row.side == Position.Side.LONG else -row.contracts
+        row_last = prices.get(market_key(row.symbol)) or row.mark_price
+        if row.source == Position.Source.EXCHANGE:
+            unrealized += row.unrealized_pnl or ZERO
+        elif row_last is not None and row.entry_price is not None:
+            unrealized += (row_last - row.entry_price) * signed
+        if row.symbol == symbol:
             has_position = True
-            position_value += signed * (mark or last or entry or ZERO)
+            position_value += signed * (row.mark_price or last or row.entry_price or ZERO)
     # Orders still working add to the exposure they will create: a concurrent order,
     # decided just before this one, must count.
-    for side, remaining, price in Order.objects.filter(
-        account=account, symbol=symbol, status__in=NOT_TERMINAL, reduce_only=False
-    ).values_list("side", "remaining", "price"):
-        value = (remaining or ZERO) * (price or last or ZERO)
+    for side, remaining, price in inputs.working_orders:
+        value = remaining * (price or last or ZERO)
         position_value += value if side == "buy" else -value
-    day_start = rules.day_start(now, settings.PNL_TIME_ZONE)
-    # One aggregate for both: what was realized today, and when this symbol last lost.
-    realized = RealizedPnl.objects.filter(account=account).aggregate(
-        today=Sum("amount", filter=Q(realized_at__gte=day_start)),
-        last_loss_at=Max("realized_at", filter=Q(fill__symbol=symbol, amount__lt=0)),
-    )
-    realized_today = realized["today"] or ZERO
-    last_loss_at = realized["last_loss_at"]
-    orders_last_minute = Order.objects.filter(
-        account=account, created_at__gte=now - timedelta(minutes=1)
-    ).count()
     if equity > state.equity_peak:
         state.equity_peak = equity
     return rules.Snapshot(
         now=now,
         equity=equity,
         equity_peak=state.equity_peak,
-        realized_today=realized_today,
+        realized_today=inputs.realized_today,
         unrealized=unrealized,
         last_price=last,
         position_value=position_value,
-        open_positions=open_positions,
+        open_positions=len(inputs.positions),
         has_position_in_symbol=has_position,
-        last_loss_at=last_loss_at,
-        orders_last_minute=orders_last_minute,
-        halted=halted_reason(state) or None,
+        last_loss_at=inputs.last_loss_at,
+        orders_last_minute=inputs.orders_last_minute,
+        halted=halted_reason(state, inputs) or None,
     )
 
 
@@ -184,6 +169,7 @@ def _check_breakers(
     snapshot: rules.Snapshot,
     limits: rules.Limits,
     now,
+    inputs: RiskInputs,
 ) -> None:
     """Trip the account's breaker on the daily loss or drawdown limit, or on repeated
     exchange failures. It stays tripped until a person resets it."""
@@ -203,12 +189,7 @@ def _check_breakers(
             f" below its peak {snapshot.equity_peak}",
         )
     else:
-        failures = (
-            ExchangeSyncState.objects.filter(account=account).aggregate(
-                worst=Max("consecutive_errors")
-            )["worst"]
-            or 0
-        )
+        failures = inputs.worst_sync_errors
         if failures >= settings.RISK_BREAKER_EXCHANGE_FAILURES:
             tripped = ("exchange_failures", f"{failures} exchange calls failed in a row")
     if tripped:
@@ -236,12 +217,22 @@ class RiskGate:
         now = timezone.now()
         state = lock_state(account)
         limits = effective_limits(account=account, strategy=context.get("strategy", ""))
-        snapshot = build_snapshot(
-            account=account, state=state, symbol=order.symbol, prices=prepared["prices"], now=now
+        inputs = risk_inputs(
+            account_id=account.pk,
+            symbol=order.symbol,
+            day_start=rules.day_start(now, settings.PNL_TIME_ZONE),
+            minute_ago=now - timedelta(minutes=1),
         )
-        _check_breakers(account=account, state=state, snapshot=snapshot, limits=limits, now=now)
+        snapshot = build_snapshot(
+            state=state, symbol=order.symbol, prices=prepared["prices"], now=now, inputs=inputs
+        )
+        _check_breakers(
+            account=account, state=state, snapshot=snapshot, limits=limits, now=now, inputs=inputs
+        )
         if state.breaker and not snapshot.halted:
-            snapshot = rules.Snapshot(**{**asdict(snapshot), "halted": halted_reason(state)})
+            snapshot = rules.Snapshot(
+                **{**asdict(snapshot), "halted": halted_reason(state, inputs)}
+            )
         state.save(update_fields=["equity_peak", "breaker", "breaker_reason", "changed_at"])
         price = order.price or order.stop_price or snapshot.last_price
         if price is None:

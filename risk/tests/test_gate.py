@@ -257,3 +257,49 @@ def test_a_decision_runs_a_fixed_number_of_queries(make_sim_account):
 
     assert few == many
     assert few <= 14
+
+
+@pytest.mark.django_db
+def test_the_one_query_reads_realized_pnl_losses_and_the_global_switch_exactly(
+    make_sim_account,
+):
+    from datetime import timedelta
+
+    from orders.tests.factories import FillFactory, OrderFactory
+    from positions.models import RealizedPnl
+    from risk.models import GlobalRiskState
+    from risk.selectors import risk_inputs
+
+    account = make_sim_account()
+    now = timezone.now()
+    order = OrderFactory(
+        account=account,
+        symbol="BTC/USDT",
+        status="open",
+        amount=Decimal("0.5"),
+        remaining=Decimal("0.25"),
+        price=Decimal("60000.5"),
+    )
+    loss_at = now - timedelta(hours=1)
+    for trade, amount, at in (
+        ("1", "-12.345678901234", loss_at),
+        ("2", "5", now - timedelta(days=2)),
+    ):
+        fill = FillFactory(order=order, account=account, exchange_trade_id=trade)
+        RealizedPnl.objects.create(
+            account=account, fill=fill, amount=Decimal(amount), asset="USDT", realized_at=at
+        )
+    GlobalRiskState.objects.create(pk=1, kill_switch=True, kill_reason="maintenance")
+
+    inputs = risk_inputs(
+        account_id=account.pk,
+        symbol="BTC/USDT",
+        day_start=now - timedelta(hours=12),
+        minute_ago=now - timedelta(minutes=1),
+    )
+
+    assert inputs.realized_today == Decimal("-12.345678901234")
+    assert abs(inputs.last_loss_at - loss_at) < timedelta(milliseconds=1)
+    assert inputs.working_orders == [("buy", Decimal("0.25"), Decimal("60000.5"))]
+    assert inputs.orders_last_minute == 1
+    assert (inputs.global_kill_switch, inputs.global_kill_reason) == (True, "maintenance")
