@@ -75,3 +75,33 @@ def test_a_worker_killed_while_sending_leaves_exactly_one_order_after_restart(
     assert sim.control("GET", f"/accounts/{account.sim_id}")["orders"] == 1
     events = list(Order.objects.get(pk=order.pk).events.values_list("type", flat=True))
     assert events.count("order.submitting") == 1
+
+
+def test_a_kill_switch_turned_on_stays_on_for_a_worker_started_afterwards(
+    make_sim_account, sim, start_worker, wait_for, monkeypatch
+):
+    from orders import tasks
+    from risk.services import kill_switch_set
+
+    account = make_sim_account()
+    # Queued while trading was allowed, but no worker was running to send it.
+    monkeypatch.setattr(tasks.order_send, "delay_on_commit", lambda *args: None)
+    queued, _ = services.order_submit(
+        account=account,
+        request=OrderRequest(symbol="BTC/USDT", side="buy", type="market", amount=Decimal("0.01")),
+        origin="api",
+        actor="test",
+    )
+    kill_switch_set(on=True, actor="user:1", reason="before the restart", account=account)
+    monkeypatch.undo()
+
+    start_worker(SIMULATOR_URL=sim.url)  # a fresh process: the switch is a row, not memory
+    tasks.order_send.delay(queued.pk)
+
+    wait_for(
+        lambda: Order.objects.get(pk=queued.pk).status == Status.CANCELED,
+        timeout=30,
+        message="the worker to refuse the queued order",
+    )
+    assert "before the restart" in Order.objects.get(pk=queued.pk).status_reason
+    assert sim.control("GET", f"/accounts/{account.sim_id}")["orders"] == 0
