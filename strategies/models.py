@@ -50,6 +50,8 @@ class SignalSource(TimeStamped):
         FIXED_QUOTE = "fixed_quote", "Fixed quote amount"
         PCT_EQUITY = "pct_equity", "% of equity"
         FIXED_RISK = "fixed_risk", "Fixed risk per trade (needs a stop-loss)"
+        KELLY = "kelly", "Fractional Kelly from the account's closed trades"
+        VOLATILITY = "volatility", "Volatility-adjusted (ATR of recent candles)"
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="signal_sources"
@@ -75,7 +77,16 @@ class SignalSource(TimeStamped):
     strategy = models.ForeignKey(Strategy, on_delete=models.SET_NULL, null=True, blank=True)
     sizing = models.CharField(max_length=12, choices=Sizing.choices, default=Sizing.FIXED_QUOTE)
     sizing_value = money_field(
-        default=100, help_text="Quote amount, equity fraction, or risk amount, by sizing method."
+        default=100,
+        help_text="Fixed quote: the quote amount. % of equity: the fraction (0.02). Fixed "
+        "risk: the risk amount. Kelly: the Kelly fraction (0.5 = half Kelly). "
+        "Volatility: the fraction of equity risked per ATR multiple.",
+    )
+    sizing_params = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='Kelly: {"cap_pct": "0.2"}. Volatility: {"atr_multiple": "2", '
+        '"timeframe": "1h", "period": 14}.',
     )
     enabled = models.BooleanField(default=True)
 

@@ -210,7 +210,12 @@ def _amount(
     source = signal.source
     limits = effective_limits(account=account, strategy=_strategy_name(signal))
     equity = None
-    if source.sizing == SignalSource.Sizing.PCT_EQUITY or limits.max_position_pct is not None:
+    needs_equity = (
+        SignalSource.Sizing.PCT_EQUITY,
+        SignalSource.Sizing.KELLY,
+        SignalSource.Sizing.VOLATILITY,
+    )
+    if source.sizing in needs_equity or limits.max_position_pct is not None:
         equity = portfolio_summary(user=account.owner, prices=prices).equity_by_account.get(
             account.pk, Decimal(0)
         )
@@ -222,6 +227,10 @@ def _amount(
         if stop is None:
             raise ValidationFailed("Fixed-risk sizing needs the signal's stop-loss.")
         amount = sizing.size_fixed_risk(risk_amount=source.sizing_value, entry=price, stop=stop)
+    elif source.sizing == SignalSource.Sizing.KELLY:
+        amount = _kelly_amount(signal, account, equity, price)
+    elif source.sizing == SignalSource.Sizing.VOLATILITY:
+        amount = _volatility_amount(signal, account, equity, price)
     else:
         amount = sizing.size_fixed_quote(quote_amount=source.sizing_value, price=price)
     rules = market_rules_for(account, signal.symbol)
@@ -234,6 +243,75 @@ def _amount(
             "limits' minimum after capping: nothing to send."
         )
     return capped
+
+
+def _kelly_amount(
+    signal: Signal, account: ExchangeAccount, equity: Decimal, price: Decimal
+) -> Decimal:
+    """Fractional Kelly from the account's closed round trips: win rate and the ratio of
+    the average win to the average loss. Without both wins and losses there is no
+    estimate, and no order."""
+    from positions.selectors import performance
+
+    stats = performance(user=account.owner, account_id=account.pk)
+    if not stats["win_rate"] or not stats["average_win"] or not stats["average_loss"]:
+        raise ValidationFailed(
+            "Kelly sizing needs closed trades with both wins and losses on this account; "
+            "use another sizing method until there is a history."
+        )
+    params = signal.source.sizing_params or {}
+    return sizing.size_kelly(
+        equity=equity,
+        win_rate=Decimal(stats["win_rate"]),
+        payoff_ratio=Decimal(stats["average_win"]) / -Decimal(stats["average_loss"]),
+        fraction=signal.source.sizing_value,
+        cap_pct=Decimal(str(params.get("cap_pct", "0.2"))),
+        price=price,
+    )
+
+
+def _volatility_amount(
+    signal: Signal, account: ExchangeAccount, equity: Decimal, price: Decimal
+) -> Decimal:
+    """Risk a fraction of equity per ATR multiple: wilder markets get smaller orders."""
+    params = signal.source.sizing_params or {}
+    timeframe = str(params.get("timeframe", "1h"))
+    period = int(params.get("period", 14))
+    candles = recent_candles(account, signal.symbol, timeframe=timeframe, limit=period * 3)
+    try:
+        atr_value = sizing.atr(candles, period=period)
+    except ValueError as exc:
+        raise ValidationFailed(f"Volatility sizing: {exc}") from exc
+    if atr_value <= 0:
+        raise ValidationFailed("Volatility sizing: the market has not moved (ATR 0).")
+    return sizing.size_volatility(
+        equity=equity,
+        risk_pct=signal.source.sizing_value,
+        atr_value=atr_value,
+        atr_multiple=Decimal(str(params.get("atr_multiple", "2"))),
+        price=price,
+    )
+
+
+def recent_candles(
+    account: ExchangeAccount, symbol: str, *, timeframe: str, limit: int
+) -> list[tuple[Decimal, Decimal, Decimal]]:
+    """(high, low, close) of recent candles, oldest first; cached for a minute per market,
+    so signals in a burst ask the exchange once."""
+    from django.core.cache import cache
+
+    from common.decimal import to_decimal
+
+    key = f"candles:{gateway.markets_cache_key(account)}:{symbol}:{timeframe}:{limit}"
+    rows = cache.get(key)
+    if rows is None:
+        try:
+            ohlcv = gateway.get_client(account).fetch_ohlcv(symbol, timeframe, limit=limit)
+        except Exception as exc:
+            raise ApplicationError(f"Could not load {symbol} candles for sizing.") from exc
+        rows = [(str(high), str(low), str(close)) for _, _, high, low, close, _ in ohlcv]
+        cache.set(key, rows, timeout=60)
+    return [(to_decimal(h), to_decimal(lo), to_decimal(c)) for h, lo, c in rows]
 
 
 def _strategy_name(signal: Signal) -> str:

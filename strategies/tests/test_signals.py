@@ -271,3 +271,65 @@ def test_sizing_is_capped_by_the_limits_and_rounded_down_to_the_step(client, web
     # 1000 USDT wanted, capped at 300 USDT: 300 / 60000 = 0.005 BTC
     assert Order.objects.get().amount == Decimal("0.005")
     assert Signal.objects.get().status == "approved"
+
+
+def test_kelly_sizing_uses_the_accounts_closed_trades(client, webhook, account):
+    from positions.tests.factories import PositionFactory
+
+    now = timezone.now()
+    for pnl in ("30", "-10", "20", "-10"):  # win rate 0.5, payoff 25 / 10 = 2.5
+        PositionFactory(
+            account=account, status="closed", closed_at=now, opened_at=now, realized_pnl=pnl
+        )
+    webhook.sizing = "kelly"
+    webhook.sizing_value = Decimal("0.5")  # half Kelly
+    webhook.sizing_params = {"cap_pct": "0.2"}
+    webhook.save()
+
+    post_alert(client, webhook, alert(webhook))
+    process_all()
+
+    # Kelly f* = 0.5 - 0.5 / 2.5 = 0.3; half: 0.15 of equity 100000 = 15000 USDT at 60000
+    assert Order.objects.get().amount == Decimal("0.25")
+
+
+def test_kelly_sizing_without_a_history_fails_the_signal_clearly(client, webhook):
+    webhook.sizing = "kelly"
+    webhook.save()
+
+    post_alert(client, webhook, alert(webhook))
+    process_all()
+
+    signal = Signal.objects.get()
+    assert signal.status == "failed"
+    assert "closed trades" in signal.status_reason
+
+
+def test_volatility_sizing_risks_a_fraction_of_equity_per_atr(client, webhook, monkeypatch):
+    # 16 candles: high - low = 200 every period, no gaps: ATR(14) = 200
+    candles = [(Decimal(60100), Decimal(59900), Decimal(60000))] * 16
+    monkeypatch.setattr(services, "recent_candles", lambda *args, **kwargs: candles)
+    webhook.sizing = "volatility"
+    webhook.sizing_value = Decimal("0.01")  # 1 % of equity per 2 ATR
+    webhook.sizing_params = {"atr_multiple": "2", "period": 14}
+    webhook.save()
+
+    post_alert(client, webhook, alert(webhook))
+    process_all()
+
+    # 100000 * 0.01 / (200 * 2) = 2.5 BTC
+    assert Order.objects.get().amount == Decimal("2.5")
+
+
+def test_volatility_sizing_with_too_little_history_fails_the_signal(client, webhook):
+    webhook.sizing = "volatility"
+    webhook.sizing_value = Decimal("0.01")
+    webhook.sizing_params = {"timeframe": "1h", "period": 14}
+    webhook.save()
+
+    post_alert(client, webhook, alert(webhook))
+    process_all()
+
+    signal = Signal.objects.get()
+    assert signal.status == "failed"
+    assert "Volatility sizing" in signal.status_reason
