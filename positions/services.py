@@ -105,9 +105,7 @@ def positions_apply_fills(*, account_id: int) -> int:
     fill once; returns how many fills were applied.
     """
     with transaction.atomic():
-        cursor, _ = FillCursor.objects.get_or_create(account_id=account_id)
-        cursor = FillCursor.objects.select_for_update().get(pk=cursor.pk)
-        account = ExchangeAccount.objects.get(pk=account_id)
+        cursor, _ = FillCursor.objects.select_for_update().get_or_create(account_id=account_id)
         fills = list(
             Fill.objects.filter(account_id=account_id, pk__gt=cursor.last_fill_id).order_by("pk")[
                 :1000
@@ -115,6 +113,7 @@ def positions_apply_fills(*, account_id: int) -> int:
         )
         if not fills:
             return 0
+        account = ExchangeAccount.objects.get(pk=account_id)
         if account.market_type == ExchangeAccount.MarketType.SPOT:
             touched = _apply_spot_fills(account, fills)
         else:
