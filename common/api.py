@@ -20,3 +20,10 @@ def exception_handler(exc, context):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail=detail)
     return drf_exception_handler(exc, context)
+
+
+class IntLookupMixin:
+    """Viewsets whose ids are integers: ``<int:pk>`` in the path (with SimpleRouter's
+    use_regex_path=False), so a non-number is a 404 and the schema types it."""
+
+    lookup_value_converter = "int"

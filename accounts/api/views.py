@@ -14,9 +14,12 @@ from accounts.api.serializers import (
     AccountUpdateInput,
     ConnectionResultOutput,
 )
+from common.api import IntLookupMixin
 
 
-class AccountViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class AccountViewSet(
+    IntLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """The requesting user's exchange accounts. Credentials are write-only."""
 
     serializer_class = AccountOutput

@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from accounts.models import ExchangeAccount
 from accounts.selectors import account_list
+from common.api import IntLookupMixin
 from common.exceptions import NotFound
 from orders import selectors, services
 from orders.api.serializers import (
@@ -77,7 +78,9 @@ def _parse_filters(params) -> dict:
         OpenApiParameter("until", OpenApiTypes.DATETIME),
     ]
 )
-class OrderViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class OrderViewSet(
+    IntLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Orders on the requesting user's accounts."""
 
     pagination_class = OrderCursor

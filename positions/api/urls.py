@@ -11,7 +11,8 @@ from positions.api.views import (
     PositionViewSet,
 )
 
-router = SimpleRouter()
+# Typed ids in the paths (<int:pk>), so the schema says so too.
+router = SimpleRouter(use_regex_path=False)
 router.register("positions", PositionViewSet, basename="position")
 router.register("balances", BalanceViewSet, basename="balance")
 router.register("drift", DriftViewSet, basename="drift")

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import account_list
+from common.api import IntLookupMixin
 from common.exceptions import NotFound
 from orders.api.serializers import OrderOutput
 from orders.models import Fill
@@ -43,7 +44,9 @@ def _account_filter(params) -> int | None:
     return int(value)
 
 
-class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class PositionViewSet(
+    IntLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Positions on the requesting user's accounts."""
 
     serializer_class = PositionOutput
@@ -96,7 +99,7 @@ class PositionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response(PositionOutput(positions, many=True).data)
 
 
-class BalanceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class BalanceViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = BalanceOutput
     pagination_class = None
 
@@ -118,7 +121,7 @@ class BalanceViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         )
 
 
-class DriftViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class DriftViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = DriftOutput
 
     def get_queryset(self):

@@ -10,7 +10,8 @@ from risk.api.views import (
     RiskStateView,
 )
 
-router = SimpleRouter()
+# Typed ids in the paths (<int:pk>), so the schema says so too.
+router = SimpleRouter(use_regex_path=False)
 router.register("limits", RiskLimitViewSet, basename="risk-limit")
 router.register("decisions", RiskDecisionViewSet, basename="risk-decision")
 router.register("events", RiskEventViewSet, basename="risk-event")

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.selectors import account_list
+from common.api import IntLookupMixin
 from common.exceptions import NotFound, PermissionDenied
 from orders.services.common import user_actor
 from risk import services
@@ -27,7 +28,7 @@ def _account(user, account_id):
     return account
 
 
-class RiskLimitViewSet(viewsets.ModelViewSet):
+class RiskLimitViewSet(IntLookupMixin, viewsets.ModelViewSet):
     serializer_class = RiskLimitSerializer
 
     def get_queryset(self):
@@ -38,7 +39,7 @@ class RiskLimitViewSet(viewsets.ModelViewSet):
 
 
 class RiskDecisionViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    IntLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = RiskDecisionOutput
 
@@ -46,7 +47,7 @@ class RiskDecisionViewSet(
         return RiskDecision.objects.filter(account__owner=self.request.user)
 
 
-class RiskEventViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+class RiskEventViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = RiskEventOutput
 
     def get_queryset(self):

@@ -3,7 +3,8 @@ from rest_framework.routers import SimpleRouter
 
 from strategies.api.views import SignalViewSet, TradingViewWebhook
 
-router = SimpleRouter()
+# Typed ids in the paths (<int:pk>), so the schema says so too.
+router = SimpleRouter(use_regex_path=False)
 router.register("signals", SignalViewSet, basename="signal")
 
 urlpatterns = [

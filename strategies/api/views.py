@@ -7,6 +7,7 @@ from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from common.api import IntLookupMixin
 from common.exceptions import NotFound, PermissionDenied
 from strategies import services
 from strategies.api.serializers import SignalInput, SignalOutput, WebhookInput
@@ -17,7 +18,9 @@ from strategies.models import Signal, SignalSource
 TRADINGVIEW_IPS = ["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"]
 
 
-class SignalViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class SignalViewSet(
+    IntLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Signals of the requesting user; POST sends one (Idempotency-Key: one signal)."""
 
     serializer_class = SignalOutput

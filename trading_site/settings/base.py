@@ -247,6 +247,14 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Place and cancel orders, send signals, read accounts, positions and risk.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Choice sets that share a field name across models get names of their own.
+    "ENUM_NAME_OVERRIDES": {
+        "OrderSideEnum": "orders.models.Order.Side",
+        "PositionSideEnum": "positions.models.Position.Side",
+        "OrderStatusEnum": "orders.models.Order.StatusChoices",
+        "PositionStatusEnum": "positions.models.Position.Status",
+        "SignalStatusEnum": "strategies.models.Signal.Status",
+    },
 }
 
 # --- Exchange API secrets --------------------------------------------------------------------
