@@ -144,27 +144,11 @@ def portfolio_summary(*, user, prices: dict[str, Decimal] | None = None) -> Port
 
 
 def equity_curve(*, user, account_id: int | None = None) -> list[tuple[datetime, Decimal]]:
-    """Daily equity in the reference asset, from balance snapshots: for each day the last
-    snapshot of each account (carried forward to days it has none), summed."""
-    snapshots = BalanceSnapshot.objects.filter(account__owner=user, value_quote__isnull=False)
-    if account_id:
-        snapshots = snapshots.filter(account_id=account_id)
-    instants: dict[tuple[int, datetime], Decimal] = {}
-    for account, taken_at, value in snapshots.order_by("taken_at").values_list(
-        "account_id", "taken_at", "value_quote"
-    ):
-        instants[(account, taken_at)] = instants.get((account, taken_at), Decimal(0)) + value
+    """Daily equity in the reference asset: the last of each day's ``equity_points``."""
     by_day: dict = {}
-    for (account, taken_at), value in sorted(instants.items(), key=lambda item: item[0][1]):
-        by_day.setdefault(taken_at.date(), {})[account] = (taken_at, value)
-    curve: list[tuple[datetime, Decimal]] = []
-    latest: dict[int, Decimal] = {}
-    for day in sorted(by_day):
-        for account, (_, value) in by_day[day].items():
-            latest[account] = value
-        moment = max(taken_at for taken_at, _ in by_day[day].values())
-        curve.append((moment, sum(latest.values(), Decimal(0))))
-    return curve
+    for moment, value in equity_points(user=user, account_id=account_id, limit=None):
+        by_day[moment.date()] = (moment, value)
+    return [by_day[day] for day in sorted(by_day)]
 
 
 def performance(*, user, account_id: int | None = None) -> dict:
@@ -244,7 +228,7 @@ def candles(*, account: ExchangeAccount, symbol: str, timeframe: str, limit: int
 
 
 def equity_points(
-    *, user, account_id: int | None = None, limit: int = 2000
+    *, user, account_id: int | None = None, limit: int | None = 2000
 ) -> list[tuple[datetime, Decimal]]:
     """Equity in the reference asset at every balance snapshot: each account's last
     snapshot value carried forward, summed (the latest ``limit`` instants)."""
@@ -262,4 +246,4 @@ def equity_points(
     for taken_at in sorted(instants):
         latest.update(instants[taken_at])
         points.append((taken_at, sum(latest.values(), Decimal(0))))
-    return points[-limit:]
+    return points if limit is None else points[-limit:]

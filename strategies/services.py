@@ -296,22 +296,13 @@ def _volatility_amount(
 def recent_candles(
     account: ExchangeAccount, symbol: str, *, timeframe: str, limit: int
 ) -> list[tuple[Decimal, Decimal, Decimal]]:
-    """(high, low, close) of recent candles, oldest first; cached for a minute per market,
-    so signals in a burst ask the exchange once."""
-    from django.core.cache import cache
+    """(high, low, close) of recent candles, oldest first (cached like the dashboard's)."""
+    from positions.selectors import candles
 
-    from common.decimal import to_decimal
-
-    key = f"candles:{gateway.markets_cache_key(account)}:{symbol}:{timeframe}:{limit}"
-    rows = cache.get(key)
-    if rows is None:
-        try:
-            ohlcv = gateway.get_client(account).fetch_ohlcv(symbol, timeframe, limit=limit)
-        except Exception as exc:
-            raise ApplicationError(f"Could not load {symbol} candles for sizing.") from exc
-        rows = [(str(high), str(low), str(close)) for _, _, high, low, close, _ in ohlcv]
-        cache.set(key, rows, timeout=60)
-    return [(to_decimal(h), to_decimal(lo), to_decimal(c)) for h, lo, c in rows]
+    return [
+        (Decimal(row["high"]), Decimal(row["low"]), Decimal(row["close"]))
+        for row in candles(account=account, symbol=symbol, timeframe=timeframe, limit=limit)
+    ]
 
 
 def _strategy_name(signal: Signal) -> str:
