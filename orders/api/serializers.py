@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from common.api import CachedFieldsSerializer
 from orders.models import Fill, Order, OrderEvent
 
 MONEY = {"max_digits": 38, "decimal_places": 18}
 
 
-class FillOutput(serializers.ModelSerializer):
+class FillOutput(CachedFieldsSerializer):
     class Meta:
         model = Fill
         fields = [
@@ -29,7 +30,7 @@ class FillOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderEventOutput(serializers.ModelSerializer):
+class OrderEventOutput(CachedFieldsSerializer):
     class Meta:
         model = OrderEvent
         fields = [
@@ -51,7 +52,7 @@ class OrderEventOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class OrderOutput(serializers.ModelSerializer):
+class OrderOutput(CachedFieldsSerializer):
     """One order as the API and the dashboard's websocket both show it."""
 
     class Meta:

@@ -9,7 +9,6 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from accounts.models import ExchangeAccount
-from accounts.selectors import account_list
 from common.api import IntLookupMixin
 from common.exceptions import NotFound
 from orders import selectors, services
@@ -37,7 +36,8 @@ class OrderCursor(CursorPagination):
 
 
 def _user_account(user, account_id: int) -> ExchangeAccount:
-    account = account_list(user=user).filter(pk=account_id).first()
+    # Not account_list(): its sync-state prefetch is for showing accounts, not trading.
+    account = ExchangeAccount.objects.filter(owner=user, pk=account_id).first()
     if account is None:
         # Another user's account is indistinguishable from a missing one.
         raise NotFound(f"No account {account_id}.")

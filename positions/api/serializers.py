@@ -3,13 +3,14 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import BalanceSnapshot
+from common.api import CachedFieldsSerializer
 from orders.api.serializers import FillOutput
 from positions.models import Balance, Drift, Position
 
 MONEY = {"max_digits": 38, "decimal_places": 18}
 
 
-class PositionOutput(serializers.ModelSerializer):
+class PositionOutput(CachedFieldsSerializer):
     class Meta:
         model = Position
         fields = [
@@ -39,7 +40,7 @@ class PositionOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class BalanceOutput(serializers.ModelSerializer):
+class BalanceOutput(CachedFieldsSerializer):
     class Meta:
         model = Balance
         fields = ["account", "asset", "total", "free", "used", "synced_at"]
