@@ -42,7 +42,7 @@ def create_database(engine: str) -> None:
 
     admin = urlsplit(os.environ["DATABASE_URL"])._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench_portfolio")
+        conn.execute("DROP DATABASE IF EXISTS bench_portfolio WITH (FORCE)")
         conn.execute("CREATE DATABASE bench_portfolio")
 
 
@@ -52,10 +52,13 @@ def drop_database(engine: str) -> None:
     import psycopg
     from django.db import connections
 
+    for connection in connections.all():
+        if hasattr(connection, "close_pool"):  # the pool keeps idle sessions open
+            connection.close_pool()
     connections.close_all()
     admin = urlsplit(os.environ["DATABASE_URL"])._replace(path="/postgres").geturl()
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS bench_portfolio")
+        conn.execute("DROP DATABASE IF EXISTS bench_portfolio WITH (FORCE)")
 
 
 def main() -> int:

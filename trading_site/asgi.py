@@ -7,6 +7,8 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_site.settings.local")
+# A connection pool for the web process only (see database_config in settings/base.py).
+os.environ.setdefault("DATABASE_POOL", "true")
 
 # Django must be set up before the routing imports consumers (and through them models).
 django_asgi_app = get_asgi_application()

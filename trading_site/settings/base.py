@@ -82,9 +82,13 @@ def database_config(url: str | None) -> dict:
     """PostgreSQL from DATABASE_URL, or SQLite in WAL mode under var/."""
     if url:
         config = env.db_url_config(url)
-        if config["ENGINE"] == "django.db.backends.postgresql":
-            # A pool, not persistent connections: daphne serves each request from a new
-            # thread, so CONN_MAX_AGE would open a connection per request.
+        if config["ENGINE"] == "django.db.backends.postgresql" and env.bool(
+            "DATABASE_POOL", default=False
+        ):
+            # The web process (trading_site/asgi.py switches this on): daphne serves each
+            # request from a new thread, so CONN_MAX_AGE would open a connection per
+            # request. Not in Celery's forked workers: a pool does not survive a fork,
+            # and one thread per process keeps a persistent connection anyway.
             config["CONN_MAX_AGE"] = 0
             config.setdefault("OPTIONS", {})["pool"] = {
                 "min_size": env.int("DATABASE_POOL_MIN", default=2),
