@@ -188,6 +188,12 @@ def order_prepare(
     """Validate and round an order; return it unsaved, ``pending``, with its client id."""
     if not account.is_active:
         raise PermissionDenied(f"Account {account.label!r} is deactivated; activate it to trade.")
+    if account.mode == ExchangeAccount.Mode.PAPER:
+        # No local matching for paper accounts yet: refuse rather than reach a venue.
+        raise PermissionDenied(
+            f"Account {account.label!r} is a paper account, and paper trading cannot place "
+            "orders yet; use a simulator account to rehearse."
+        )
     if not account.can_trade:
         raise PermissionDenied(
             f"Account {account.label!r} is read-only (can_trade is off); enable trading for it "

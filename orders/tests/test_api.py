@@ -309,3 +309,14 @@ def test_amend_through_the_api(trader, django_capture_on_commit_callbacks):
     assert amended.json()["price"] == "59100.000000000000000000"
     assert len(callbacks) == 2
     assert bad.status_code == 400
+
+
+def test_a_paper_account_cannot_place_orders_yet(trader):
+    trader.account.mode = "paper"
+    trader.account.save()
+
+    response = trader.post("/api/orders/", order_payload(trader.account), format="json")
+
+    assert response.status_code == 403
+    assert "paper" in response.json()["detail"]
+    assert Order.objects.count() == 0
