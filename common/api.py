@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
@@ -47,3 +48,22 @@ class CachedFieldsSerializer(serializers.ModelSerializer):
             prototype = super().get_fields()
             cls._field_prototype = prototype
         return copy.deepcopy(prototype)
+
+
+_representers = threading.local()
+
+
+def represent(serializer_class, instance) -> dict:
+    """``serializer_class(instance).data``, with one bound serializer per class and thread.
+
+    Pushes to the dashboard serialize every order update; binding a serializer's fields
+    costs more than rendering one row, and to_representation keeps no state between
+    calls, so the bound serializer is reused.
+    """
+    cache = getattr(_representers, "by_class", None)
+    if cache is None:
+        cache = _representers.by_class = {}
+    serializer = cache.get(serializer_class)
+    if serializer is None:
+        serializer = cache[serializer_class] = serializer_class()
+    return serializer.to_representation(instance)

@@ -14,10 +14,12 @@ from orders.services.common import STREAM as STREAM_ACTOR
 
 
 def apply_orders(account: ExchangeAccount, payloads: list[dict]) -> None:
-    from orders.services import order_apply_update
+    from orders.services import order_apply_updates
 
-    for payload in payloads:
-        order_apply_update(account=account, update=venue.parse_order(payload), actor=STREAM_ACTOR)
+    # One delivery, one transaction: one commit and one positions update for the lot.
+    order_apply_updates(
+        account=account, updates=[venue.parse_order(p) for p in payloads], actor=STREAM_ACTOR
+    )
 
 
 def apply_trades(account: ExchangeAccount, payloads: list[dict]) -> None:

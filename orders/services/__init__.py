@@ -12,7 +12,7 @@ from orders.services.reconcile import (
 )
 from orders.services.send import order_send
 from orders.services.submit import OrderRequest, order_submit
-from orders.services.updates import fills_record, order_apply_update
+from orders.services.updates import fills_record, order_apply_update, order_apply_updates
 
 __all__ = [
     "OrderRequest",
@@ -22,6 +22,7 @@ __all__ = [
     "order_amend",
     "order_amend_send",
     "order_apply_update",
+    "order_apply_updates",
     "order_cancel",
     "order_cancel_all",
     "order_cancel_send",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.utils import timezone
 
+from common.api import represent
 from orders import events
 from orders.models import Fill, Order
 from orders.states import Status
@@ -30,7 +31,7 @@ def publish_order(order: Order) -> None:
     broadcast_on_commit(
         group=account_group(order.account_id),
         event="order.updated",
-        payload=OrderOutput(order).data,
+        payload=represent(OrderOutput, order),
     )
 
 
@@ -41,7 +42,7 @@ def publish_fills(fills: list[Fill]) -> None:
         broadcast_on_commit(
             group=account_group(fill.account_id),
             event="fill.created",
-            payload=FillOutput(fill).data,
+            payload=represent(FillOutput, fill),
         )
 
 

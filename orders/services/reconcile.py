@@ -18,7 +18,7 @@ from common.time import from_ms
 from orders import events, venue
 from orders.models import Order
 from orders.services.common import POLL, RECONCILE, order_transition
-from orders.services.updates import fills_record, order_apply_update
+from orders.services.updates import fills_record, order_apply_update, order_apply_updates
 from orders.states import NOT_TERMINAL, ON_VENUE, Status
 
 logger = logging.getLogger(__name__)
@@ -128,15 +128,10 @@ def orders_poll_account(*, account: ExchangeAccount, trades_since_ms: int | None
     active_symbols = sorted(
         set(Order.objects.filter(recent, account=account).values_list("symbol", flat=True))
     )
-    merged = 0
-    open_orders = client.fetch_open_orders()
-    seen: set[str] = set()
-    for payload in open_orders:
-        update = venue.parse_order(payload)
-        if update.client_order_id:
-            seen.add(update.client_order_id)
-        order_apply_update(account=account, update=update, actor=POLL)
-        merged += 1
+    updates = [venue.parse_order(payload) for payload in client.fetch_open_orders()]
+    seen = {update.client_order_id for update in updates if update.client_order_id}
+    order_apply_updates(account=account, updates=updates, actor=POLL)
+    merged = len(updates)
     ours = Order.objects.filter(
         account=account,
         status__in=[Status.OPEN, Status.PARTIALLY_FILLED, Status.CANCEL_REQUESTED],

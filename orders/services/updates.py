@@ -12,6 +12,7 @@ import logging
 from collections.abc import Iterable
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
@@ -87,7 +88,12 @@ def _link_orphan_fills(order: Order) -> None:
 
 
 def order_apply_update(
-    *, account: ExchangeAccount, update: OrderUpdate, actor: str, adopt: bool = True
+    *,
+    account: ExchangeAccount,
+    update: OrderUpdate,
+    actor: str,
+    adopt: bool = True,
+    locked: dict | None = None,
 ) -> Order | None:
     """Merge one venue view of an order into ours, under the order's row lock.
 
@@ -96,10 +102,12 @@ def order_apply_update(
     ``order.update_ignored`` and not applied; a pure duplicate writes nothing. An order
     we do not know is adopted as external (``adopt=False`` skips it). Fills carried by
     the update are recorded once each. Pushes ``order.updated`` / ``fill.created`` on
-    commit.
+    commit. ``locked``: orders a batch already holds locked, by client and exchange id.
     """
     with transaction.atomic():
-        order = _locked_order(account, update)
+        order = _find_locked(locked, update) if locked is not None else None
+        if order is None:
+            order = _locked_order(account, update)
         if order is None:
             if not adopt:
                 return None
@@ -110,6 +118,10 @@ def order_apply_update(
         _merge(order, update, actor)
         _record_fills(account=account, order=order, trades=update.trades, actor=actor)
     return order
+
+
+def _find_locked(locked: dict, update: OrderUpdate) -> Order | None:
+    return locked.get(("c", update.client_order_id)) or locked.get(("x", update.order_id))
 
 
 def _merge(order: Order, update: OrderUpdate, actor: str) -> None:
@@ -279,11 +291,54 @@ def _record_fills(
             events.record_fill_duplicates(order=order, trade_ids=duplicates, actor=actor)
     publish_fills(created)
     if created:
-        from orders.signals import fills_committed
-
-        account_id = account.pk
-        transaction.on_commit(lambda: fills_committed.send(sender=Fill, account_id=account_id))
+        _announce_fills_on_commit(account.pk)
     return created
+
+
+def _announce_fills_on_commit(account_id: int) -> None:
+    """Tell other apps (positions) about the account's new fills once the transaction
+    commits - once per transaction, however many updates of a batch brought fills.
+    Pending callbacks live in Django's own on-commit list, so a rollback drops them."""
+    from orders.signals import fills_committed
+
+    connection = transaction.get_connection()
+    if any(
+        getattr(callback, "fills_account", None) == account_id
+        for _, callback, _ in connection.run_on_commit
+    ):
+        return
+
+    def announce() -> None:
+        fills_committed.send(sender=Fill, account_id=account_id)
+
+    announce.fills_account = account_id
+    transaction.on_commit(announce)
+
+
+def order_apply_updates(
+    *, account: ExchangeAccount, updates: list[OrderUpdate], actor: str
+) -> list[Order]:
+    """Merge a batch of venue updates (a stream delivery, a poll) in one transaction:
+    the batch's orders locked in one statement (in id order, as everywhere), one commit,
+    and positions told once, for the lot. Each update as ``order_apply_update``."""
+    client_ids = {u.client_order_id for u in updates if u.client_order_id}
+    order_ids = {u.order_id for u in updates if u.order_id}
+    with transaction.atomic():
+        locked: dict = {}
+        for order in (
+            Order.objects.select_for_update()
+            .filter(account=account)
+            .filter(Q(client_order_id__in=client_ids) | Q(exchange_order_id__in=order_ids))
+            .order_by("pk")
+        ):
+            locked[("c", order.client_order_id)] = order
+            if order.exchange_order_id:
+                locked[("x", order.exchange_order_id)] = order
+        merged = [
+            order_apply_update(account=account, update=update, actor=actor, locked=locked)
+            for update in updates
+        ]
+    return [order for order in merged if order is not None]
 
 
 def fills_record(*, account: ExchangeAccount, trades: list[TradeUpdate], actor: str) -> list[Fill]:

@@ -193,3 +193,48 @@ def test_duplicate_and_out_of_order_updates_end_in_the_right_state_with_one_fill
     assert types.count("order.update_ignored") == 3
     # Trade 1 came with the order's answer; the first replay repeats it, the second all 3.
     assert types.count("order.fill_duplicate") == 4
+
+
+def test_a_batch_of_updates_is_one_transaction_and_tells_positions_once(
+    make_sim_account, sim, django_capture_on_commit_callbacks
+):
+    from accounts import gateway
+    from orders import venue
+    from orders.signals import fills_committed
+
+    account = make_sim_account()
+    orders = [
+        submit(account, type="limit", amount=Decimal("0.1"), price=Decimal("59000"))
+        for _ in range(3)
+    ]
+    for order in orders:
+        send(order)
+    sim.control("POST", "/price", {"symbol": "BTC/USDT", "price": "58900", "venue": "spot"})
+    client = gateway.get_client(account)
+    payloads = [
+        client.fetch_order(None, "BTC/USDT", {"clientOrderId": o.client_order_id}) for o in orders
+    ]
+    trades = {t["order"]: t for t in client.fetch_my_trades("BTC/USDT")}
+    for payload in payloads:
+        payload["trades"] = [trades[payload["id"]]]
+    announced = []
+
+    def listen(sender, account_id, **kwargs):
+        announced.append(account_id)
+
+    fills_committed.connect(listen, dispatch_uid="test-batch")
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            services.order_apply_updates(
+                account=account,
+                updates=[venue.parse_order(p) for p in payloads],
+                actor="stream",
+            )
+    finally:
+        fills_committed.disconnect(dispatch_uid="test-batch")
+
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == Status.FILLED
+    assert Fill.objects.filter(account=account).count() == 3
+    assert announced == [account.pk]
