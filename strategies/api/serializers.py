@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from orders.api.serializers import OrderOutput
-from strategies.models import Signal
+from strategies.models import Signal, Strategy
 
 MONEY = {"max_digits": 38, "decimal_places": 18}
 PCT = {"max_digits": 9, "decimal_places": 6, "min_value": 0, "max_value": 1}
@@ -106,3 +106,10 @@ class SignalOutput(serializers.ModelSerializer):
             }
             for d in signal.decisions.all()
         ]
+
+
+class StrategyOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Strategy
+        fields = ["id", "name", "account", "parameters", "enabled", "created_at"]
+        read_only_fields = fields

@@ -4,14 +4,15 @@ import uuid
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, permissions, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import IntLookupMixin
 from common.exceptions import NotFound, PermissionDenied
 from strategies import services
-from strategies.api.serializers import SignalInput, SignalOutput, WebhookInput
-from strategies.models import Signal, SignalSource
+from strategies.api.serializers import SignalInput, SignalOutput, StrategyOutput, WebhookInput
+from strategies.models import Signal, SignalSource, Strategy
 
 # TradingView's published sender addresses (www.tradingview.com/support/solutions/
 # 43000529348): the default allowlist of a webhook source that switches the check on.
@@ -84,3 +85,31 @@ class TradingViewWebhook(APIView):
             {"signal": signal.pk, "status": signal.status, "duplicate": not created},
             status=status.HTTP_202_ACCEPTED if created else status.HTTP_200_OK,
         )
+
+
+class StrategyViewSet(
+    IntLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The requesting user's strategies."""
+
+    serializer_class = StrategyOutput
+
+    def get_queryset(self):
+        return Strategy.objects.filter(owner=self.request.user)
+
+    @extend_schema(responses={200: None})
+    @action(detail=True, methods=["get"])
+    def performance(self, request, pk=None):
+        """Performance of the strategy, measured on its own account: round trips of that
+        account's closed positions and its equity curve. Strategies that share an account
+        cannot be told apart by position, so each strategy needs an account of its own."""
+        from common.exceptions import ValidationFailed
+        from positions.selectors import performance
+
+        strategy = self.get_object()
+        if strategy.account_id is None:
+            raise ValidationFailed(
+                f"Strategy {strategy.name!r} has no account of its own: give it one to "
+                "measure its performance."
+            )
+        return Response(performance(user=request.user, account_id=strategy.account_id))

@@ -333,3 +333,32 @@ def test_volatility_sizing_with_too_little_history_fails_the_signal(client, webh
     signal = Signal.objects.get()
     assert signal.status == "failed"
     assert "Volatility sizing" in signal.status_reason
+
+
+def test_performance_per_strategy_is_measured_on_its_account(account):
+    from datetime import timedelta
+
+    from positions.tests.factories import PositionFactory
+    from strategies.models import Strategy
+
+    now = timezone.now()
+    for pnl in ("30", "-10"):
+        PositionFactory(
+            account=account,
+            status="closed",
+            closed_at=now,
+            opened_at=now - timedelta(hours=1),
+            realized_pnl=pnl,
+        )
+    mine = Strategy.objects.create(owner=account.owner, name="trend", account=account)
+    homeless = Strategy.objects.create(owner=account.owner, name="adrift")
+    client = APIClient()
+    client.force_authenticate(account.owner)
+
+    body = client.get(f"/api/strategies/{mine.pk}/performance/").json()
+    refused = client.get(f"/api/strategies/{homeless.pk}/performance/")
+
+    assert body["trade_count"] == 2
+    assert Decimal(body["profit_factor"]) == Decimal("3")
+    assert refused.status_code == 400
+    assert "account of its own" in refused.json()["detail"]
