@@ -515,62 +515,46 @@ def check_price_deviation(proposal: Proposal, snapshot: Snapshot, limits: Limits
     )
 
 
+def _bound(rule: str, what: str, value: Decimal, bound: Decimal, *, minimum: bool) -> Verdict:
+    """A value held to a bound: at the bound passes, beyond it fails."""
+    passed = value >= bound if minimum else value <= bound
+    sign = (">=" if passed else "<") if minimum else ("<=" if passed else ">")
+    kind = "min" if minimum else "max"
+    return Verdict(
+        rule,
+        passed,
+        f"{what} {_fmt(value)} {sign} {kind} {_fmt(bound)}",
+        value=value,
+        limit=bound,
+    )
+
+
 def check_min_order_value(proposal: Proposal, snapshot: Snapshot, limits: Limits) -> Verdict:
     rule = "min_order_value"
-    minimum = limits.min_order_value
-    if minimum is None:
+    if limits.min_order_value is None:
         return _no_limit(rule)
     if proposal.reduce_only:
         # Closing a dust remainder is how an account gets rid of it.
         return _exempt(rule)
-    value = proposal.value
-    passed = value >= minimum
-    sign = ">=" if passed else "<"
-    return Verdict(
-        rule,
-        passed,
-        f"order value {_fmt(value)} {sign} min {_fmt(minimum)}",
-        value=value,
-        limit=minimum,
-    )
+    return _bound(rule, "order value", proposal.value, limits.min_order_value, minimum=True)
 
 
 def check_max_order_value(proposal: Proposal, snapshot: Snapshot, limits: Limits) -> Verdict:
     rule = "max_order_value"
-    maximum = limits.max_order_value
-    if maximum is None:
+    if limits.max_order_value is None:
         return _no_limit(rule)
     if proposal.reduce_only:
         return _exempt(rule)
-    value = proposal.value
-    passed = value <= maximum
-    sign = "<=" if passed else ">"
-    return Verdict(
-        rule,
-        passed,
-        f"order value {_fmt(value)} {sign} max {_fmt(maximum)}",
-        value=value,
-        limit=maximum,
-    )
+    return _bound(rule, "order value", proposal.value, limits.max_order_value, minimum=False)
 
 
 def check_max_order_amount(proposal: Proposal, snapshot: Snapshot, limits: Limits) -> Verdict:
     rule = "max_order_amount"
-    maximum = limits.max_order_amount
-    if maximum is None:
+    if limits.max_order_amount is None:
         return _no_limit(rule)
     if proposal.reduce_only:
         return _exempt(rule)
-    amount = proposal.amount
-    passed = amount <= maximum
-    sign = "<=" if passed else ">"
-    return Verdict(
-        rule,
-        passed,
-        f"order amount {_fmt(amount)} {sign} max {_fmt(maximum)}",
-        value=amount,
-        limit=maximum,
-    )
+    return _bound(rule, "order amount", proposal.amount, limits.max_order_amount, minimum=False)
 
 
 def check_max_position(proposal: Proposal, snapshot: Snapshot, limits: Limits) -> Verdict:

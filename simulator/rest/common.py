@@ -9,10 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from .. import errors
+from ..config import FUTURES
 from ..engine.exchange import wall_clock_ms
 from ..engine.market import KLINE_INTERVALS_MS, MarketState
 from . import params as p
 from . import serializers as ser
+from .auth import public_params
+from .context import exchange_of
 
 
 def ok(data: Any, status: int = 200) -> web.Response:
@@ -105,3 +108,27 @@ async def ping(_request: web.Request) -> web.Response:
 
 async def server_time(_request: web.Request) -> web.Response:
     return ok({"serverTime": wall_clock_ms()})
+
+
+def market_data_handlers(venue: str):
+    """The depth, trades and klines handlers of one venue: the same for spot and USD-M but
+    for the venue and the futures flavour of the payloads."""
+    futures = venue == FUTURES
+
+    async def depth(request: web.Request) -> web.Response:
+        params = await public_params(request)
+        mkt = exchange_of(request).market(venue, p.required(params, "symbol"))
+        return ok(ser.depth(mkt, depth_limit(params), futures, wall_clock_ms()))
+
+    async def trades(request: web.Request) -> web.Response:
+        params = await public_params(request)
+        mkt = exchange_of(request).market(venue, p.required(params, "symbol"))
+        limit = p.limit(params, 500, 1000)
+        return ok([ser.public_trade(t, futures) for t in list(mkt.trades)[-limit:]])
+
+    async def klines_view(request: web.Request) -> web.Response:
+        params = await public_params(request)
+        mkt = exchange_of(request).market(venue, p.required(params, "symbol"))
+        return ok(klines(mkt, params, futures))
+
+    return depth, trades, klines_view

@@ -15,7 +15,15 @@ from ..engine.model import Order
 from . import params as p
 from . import serializers as ser
 from .auth import api_key_params, public_params, signed_params
-from .common import depth_limit, history, klines, ok, order_ref, ping, server_time, symbol_list
+from .common import (
+    history,
+    market_data_handlers,
+    ok,
+    order_ref,
+    ping,
+    server_time,
+    symbol_list,
+)
 from .context import exchange_of, simulator_of
 
 
@@ -29,23 +37,7 @@ async def exchange_info(request: web.Request) -> web.Response:
     return ok(ser.spot_exchange_info(exchange, wall_clock_ms(), wanted))
 
 
-async def depth(request: web.Request) -> web.Response:
-    params = await public_params(request)
-    mkt = exchange_of(request).market(SPOT, p.required(params, "symbol"))
-    return ok(ser.depth(mkt, depth_limit(params), False, wall_clock_ms()))
-
-
-async def trades(request: web.Request) -> web.Response:
-    params = await public_params(request)
-    mkt = exchange_of(request).market(SPOT, p.required(params, "symbol"))
-    limit = p.limit(params, 500, 1000)
-    return ok([ser.public_trade(t, False) for t in list(mkt.trades)[-limit:]])
-
-
-async def klines_view(request: web.Request) -> web.Response:
-    params = await public_params(request)
-    mkt = exchange_of(request).market(SPOT, p.required(params, "symbol"))
-    return ok(klines(mkt, params, False))
+depth, trades, klines_view = market_data_handlers(SPOT)
 
 
 async def ticker_24hr(request: web.Request) -> web.Response:
