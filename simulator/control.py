@@ -3,8 +3,8 @@
 =======  ================================  ===============================================
 POST     /_sim/accounts                    ``{"account_id"?, "spot": {"USDT": "1000"},
                                            "futures": {"USDT": "1000"}, "can_withdraw"?,
-                                           "can_trade"?}`` -> ``{"account_id", "api_key",
-                                           "secret"}``
+                                           "can_trade"?, "api_key"?, "secret"?}`` ->
+                                           ``{"account_id", "api_key", "secret"}``
 POST     /_sim/accounts/{id}/keys          ``{"can_withdraw"?, "can_trade"?}`` -> a new key
 POST     /_sim/accounts/{id}/balances      ``{"spot": {...}, "futures": {...}}`` sets them
 POST     /_sim/accounts/{id}/positions     ``{"symbol", "amount", "entry_price"}`` sets a USD-M
@@ -106,6 +106,8 @@ async def create_account(request: web.Request) -> web.Response:
             futures_balances=_amounts(data.get("futures")),
             can_withdraw=bool(data.get("can_withdraw", False)),
             can_trade=bool(data.get("can_trade", True)),
+            api_key=data.get("api_key"),
+            secret=data.get("secret"),
         )
     except ValueError as exc:
         raise _bad(str(exc)) from None

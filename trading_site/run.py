@@ -271,6 +271,13 @@ class Platform:
             self.say("simulator/__main__.py does not exist yet: not starting the simulator")
         for name, argv in commands.items():
             self.supervisor.start(name, argv)
+        if "simulator" in commands and self._simulator_answers():
+            # The simulator starts empty: register the simulator-mode accounts' keys (and
+            # give the demo admin a funded spot and futures account the first time).
+            self._run_step(
+                "accounts",
+                [self.python, "manage.py", "simulator_accounts", "--demo", DEMO_ADMIN_USERNAME],
+            )
         self.say(
             f"started {', '.join(commands)}: http://{WEB_HOST}:{WEB_PORT}/admin/ and "
             f"http://{WEB_HOST}:{WEB_PORT}/healthz - Ctrl-C stops everything"
@@ -283,6 +290,21 @@ class Platform:
                 )
                 return 1
         return 0
+
+    def _simulator_answers(self, seconds: float = 30) -> bool:
+        import urllib.error
+        import urllib.request
+
+        url = f"http://127.0.0.1:{SIMULATOR_PORT}/_sim/state"
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and not self.stopping.is_set():
+            try:
+                with urllib.request.urlopen(url, timeout=1):
+                    return True
+            except (urllib.error.URLError, OSError):
+                self.stopping.wait(0.2)
+        self.say("the simulator did not answer: simulator accounts not registered")
+        return False
 
     def _start_embedded_redis(self) -> str | None:
         found: list[str] = []

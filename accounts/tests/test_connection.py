@@ -106,3 +106,25 @@ def test_markets_are_loaded_once_and_shared_through_the_cache(make_sim_account, 
 
     assert sim.control("GET", "/requests").get("GET /api/v3/exchangeInfo") == 1
     assert str(rules.amount_step) == "0.00001"
+
+
+def test_simulator_accounts_registers_stored_keys_after_a_simulator_restart(sim, db):
+    from django.core.management import call_command
+
+    from accounts.models import ExchangeAccount
+    from accounts.tests.factories import UserFactory
+
+    UserFactory(username="demo-owner")
+    call_command("simulator_accounts", "--demo", "demo-owner")
+    sim.control("POST", "/reset")  # the simulator forgets every key
+    sim.control("POST", "/pause")
+    call_command("simulator_accounts")
+    call_command("simulator_accounts")  # again: already known, nothing changes
+
+    accounts = ExchangeAccount.objects.filter(owner__username="demo-owner").order_by("pk")
+    assert [(a.label, a.market_type) for a in accounts] == [
+        ("Demo spot", "spot"),
+        ("Demo futures", "swap"),
+    ]
+    for account in accounts:
+        assert account_check_connection(account=account).ok

@@ -225,24 +225,42 @@ class Exchange:
         futures_balances: dict[str, Decimal] | None = None,
         can_withdraw: bool = False,
         can_trade: bool = True,
+        api_key: str | None = None,
+        secret: str | None = None,
     ) -> tuple[Account, ApiKey]:
+        """A new account and its first key: generated, or ``api_key``/``secret`` as given
+        (a client that keeps its keys registers them again after a restart)."""
         account_id = account_id or f"acct-{len(self.accounts) + 1}"
         if account_id in self.accounts:
             raise ValueError(f"account {account_id!r} exists")
+        if api_key is not None and (api_key in self.api_keys or not secret):
+            raise ValueError("api_key is taken, or given without its secret")
         now = self.now()
         account = Account(account_id=account_id, create_time=now)
         self.accounts[account_id] = account
         self.fund(account_id, spot=spot_balances or {}, futures=futures_balances or {})
-        key = self.add_api_key(account_id, can_withdraw=can_withdraw, can_trade=can_trade)
+        key = self.add_api_key(
+            account_id,
+            can_withdraw=can_withdraw,
+            can_trade=can_trade,
+            api_key=api_key,
+            secret=secret,
+        )
         return account, key
 
     def add_api_key(
-        self, account_id: str, *, can_withdraw: bool = False, can_trade: bool = True
+        self,
+        account_id: str,
+        *,
+        can_withdraw: bool = False,
+        can_trade: bool = True,
+        api_key: str | None = None,
+        secret: str | None = None,
     ) -> ApiKey:
         account = self.accounts[account_id]
         key = ApiKey(
-            key=secrets.token_hex(32),
-            secret=secrets.token_hex(32),
+            key=api_key or secrets.token_hex(32),
+            secret=secret or secrets.token_hex(32),
             account_id=account.account_id,
             can_trade=can_trade,
             can_withdraw=can_withdraw,
