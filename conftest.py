@@ -123,6 +123,12 @@ class RunningStream:
         except asyncio.CancelledError:
             pass
         finally:
+            # The stream's database work ran in asgiref's worker thread: close its
+            # connection there, or it keeps the test database from being dropped.
+            from asgiref.sync import sync_to_async
+            from django.db import connections
+
+            self.loop.run_until_complete(sync_to_async(connections.close_all)())
             self.loop.close()
 
     def stop(self):
