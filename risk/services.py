@@ -204,6 +204,38 @@ def _check_breakers(
         _publish_state(account.pk, state)
 
 
+def _assess(account: ExchangeAccount, *, symbol: str, prices: dict, now, strategy: str = ""):
+    """Under the account's lock: its limits, its snapshot, and the breakers checked (a
+    breached limit trips one). Returns (state, limits, snapshot); the caller's
+    transaction holds the lock."""
+    state = lock_state(account)
+    limits = effective_limits(account=account, strategy=strategy)
+    inputs = risk_inputs(
+        account_id=account.pk,
+        symbol=symbol,
+        day_start=rules.day_start(now, settings.PNL_TIME_ZONE),
+        minute_ago=now - timedelta(minutes=1),
+    )
+    snapshot = build_snapshot(state=state, symbol=symbol, prices=prices, now=now, inputs=inputs)
+    _check_breakers(
+        account=account, state=state, snapshot=snapshot, limits=limits, now=now, inputs=inputs
+    )
+    if state.breaker and not snapshot.halted:
+        snapshot = rules.Snapshot(**{**asdict(snapshot), "halted": halted_reason(state, inputs)})
+    state.save(update_fields=["equity_peak", "breaker", "breaker_reason", "changed_at"])
+    return state, limits, snapshot
+
+
+def breakers_check(*, account: ExchangeAccount) -> str:
+    """Check an account's breakers without an order (beat, every BREAKERS_CHECK_SECONDS):
+    a daily loss or drawdown reached by price moves alone trips them too. Returns the
+    breaker that is tripped now, or ""."""
+    prices = last_prices([account])  # outside the transaction: may call the exchange
+    with transaction.atomic():
+        state, _, _ = _assess(account, symbol="", prices=prices, now=timezone.now())
+    return state.breaker
+
+
 class RiskGate:
     """The pre-trade gate the order service calls (settings.ORDER_GATE)."""
 
@@ -215,25 +247,13 @@ class RiskGate:
         self, *, account: ExchangeAccount, order: Order, prepared: dict, actor: str, context: dict
     ) -> RiskDecision:
         now = timezone.now()
-        state = lock_state(account)
-        limits = effective_limits(account=account, strategy=context.get("strategy", ""))
-        inputs = risk_inputs(
-            account_id=account.pk,
+        _, limits, snapshot = _assess(
+            account,
             symbol=order.symbol,
-            day_start=rules.day_start(now, settings.PNL_TIME_ZONE),
-            minute_ago=now - timedelta(minutes=1),
+            prices=prepared["prices"],
+            now=now,
+            strategy=context.get("strategy", ""),
         )
-        snapshot = build_snapshot(
-            state=state, symbol=order.symbol, prices=prepared["prices"], now=now, inputs=inputs
-        )
-        _check_breakers(
-            account=account, state=state, snapshot=snapshot, limits=limits, now=now, inputs=inputs
-        )
-        if state.breaker and not snapshot.halted:
-            snapshot = rules.Snapshot(
-                **{**asdict(snapshot), "halted": halted_reason(state, inputs)}
-            )
-        state.save(update_fields=["equity_peak", "breaker", "breaker_reason", "changed_at"])
         price = order.price or order.stop_price or snapshot.last_price
         if price is None:
             decision = rules.Decision(

@@ -303,3 +303,20 @@ def test_the_one_query_reads_realized_pnl_losses_and_the_global_switch_exactly(
     assert inputs.working_orders == [("buy", Decimal("0.25"), Decimal("60000.5"))]
     assert inputs.orders_last_minute == 1
     assert (inputs.global_kill_switch, inputs.global_kill_reason) == (True, "maintenance")
+
+
+@pytest.mark.django_db
+def test_breakers_trip_on_price_moves_alone_without_an_order(make_sim_account):
+    from positions.tests.factories import PositionFactory
+
+    account = make_sim_account(market_type="swap")
+    fund(account)
+    limit(account, max_daily_loss=Decimal("500"))
+    assert services.breakers_check(account=account) == ""
+
+    PositionFactory(account=account, symbol="BTC/USDT:USDT", unrealized_pnl="-700")
+
+    assert services.breakers_check(account=account) == "daily_loss"
+    assert RiskEvent.objects.filter(account=account, type="breaker.tripped").count() == 1
+    assert services.breakers_check(account=account) == "daily_loss"  # stays, one event
+    assert RiskEvent.objects.filter(account=account, type="breaker.tripped").count() == 1

@@ -187,6 +187,7 @@ CELERY_TASK_ROUTES = {
     "accounts.*": {"queue": "sync"},
     "positions.*": {"queue": "sync"},
     "strategies.*": {"queue": "strategies"},
+    "risk.*": {"queue": "sync"},
 }
 # With acks_late a task stays reserved in Redis until it finishes; the visibility
 # timeout must exceed the longest task or Redis hands it to a second worker.
@@ -224,6 +225,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "positions.snapshots_take",
         "schedule": env.float("BALANCE_SNAPSHOT_SECONDS", default=300.0),
         "options": {"expires": 300},
+    },
+    # Breakers trip on price moves alone too, not only when an order is checked.
+    "risk.breakers_check_all": {
+        "task": "risk.breakers_check_all",
+        "schedule": env.float("BREAKERS_CHECK_SECONDS", default=30.0),
+        "options": {"expires": 30},
     },
     "accounts.markets_refresh": {
         "task": "accounts.markets_refresh",
