@@ -104,7 +104,9 @@ def order_apply_update(
     the update are recorded once each. Pushes ``order.updated`` / ``fill.created`` on
     commit. ``locked``: orders a batch already holds locked, by client and exchange id.
     """
-    with transaction.atomic():
+    # Inside a batch the batch's transaction is enough: no savepoint per update (a failed
+    # update fails the delivery, which the stream then catches up on by polling).
+    with transaction.atomic(savepoint=locked is None):
         order = _find_locked(locked, update) if locked is not None else None
         if order is None:
             order = _locked_order(account, update)
