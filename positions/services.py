@@ -126,24 +126,31 @@ def positions_apply_fills(*, account_id: int) -> int:
 
 
 def _apply_spot_fills(account: ExchangeAccount, fills: list[Fill]) -> dict[int, Position]:
+    """Average-cost holdings from fills, in fill order. The account's open holdings are
+    locked and read once, and each written once at the end (a delivery of fills touches
+    the same few symbols many times)."""
+    open_positions = {
+        p.symbol: p
+        for p in Position.objects.select_for_update()
+        .filter(
+            account=account,
+            side=Position.Side.LONG,
+            status=Position.Status.OPEN,
+            source=Position.Source.FILLS,
+        )
+        .order_by("pk")
+    }
     touched: dict[int, Position] = {}
+    dirty: dict[int, Position] = {}
+    realized: list[RealizedPnl] = []
     for fill in fills:
         base, quote = _assets(fill.symbol)
-        position = (
-            Position.objects.select_for_update()
-            .filter(
-                account=account,
-                symbol=fill.symbol,
-                side=Position.Side.LONG,
-                status=Position.Status.OPEN,
-            )
-            .first()
-        )
+        position = open_positions.get(fill.symbol)
         at = fill.exchange_ts or fill.created_at
         if position is None:
             if fill.side == "sell":
                 continue  # coins from before the platform: no holding of ours to reduce
-            position = Position(
+            position = Position.objects.create(
                 account=account,
                 symbol=fill.symbol,
                 side=Position.Side.LONG,
@@ -152,6 +159,7 @@ def _apply_spot_fills(account: ExchangeAccount, fills: list[Fill]) -> dict[int, 
                 quote_asset=quote,
                 opened_at=at,
             )
+            open_positions[fill.symbol] = position
         holding = pnl.Holding(
             amount=position.contracts,
             average_cost=position.entry_price or ZERO,
@@ -172,20 +180,30 @@ def _apply_spot_fills(account: ExchangeAccount, fills: list[Fill]) -> dict[int, 
         position.contracts = applied.holding.amount
         position.entry_price = applied.holding.average_cost
         position.realized_pnl = applied.holding.realized
+        if fill.side == "sell":
+            realized.append(
+                RealizedPnl(
+                    account=account,
+                    position=position,
+                    fill=fill,
+                    amount=applied.realized,
+                    asset=quote,
+                    realized_at=at,
+                )
+            )
         if position.contracts == 0:
+            # Closed now: saved at once, and the next buy opens a new holding.
             position.status = Position.Status.CLOSED
             position.closed_at = at
-        position.save()
-        if fill.side == "sell":
-            RealizedPnl.objects.create(
-                account=account,
-                position=position,
-                fill=fill,
-                amount=applied.realized,
-                asset=quote,
-                realized_at=at,
-            )
+            position.save()
+            dirty.pop(position.pk, None)
+            del open_positions[fill.symbol]
+        else:
+            dirty[position.pk] = position
         touched[position.pk] = position
+    for position in dirty.values():
+        position.save()
+    RealizedPnl.objects.bulk_create(realized)
     return touched
 
 
