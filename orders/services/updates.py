@@ -9,7 +9,9 @@ because ``orders.states.decide`` never moves an order backward and a fill is uni
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable
+from contextlib import contextmanager
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -259,15 +261,24 @@ def _record_fills(
     if not trades:
         return []
     ids = [trade.trade_id for trade in trades]
-    known = set(
-        Fill.objects.filter(account=account, exchange_trade_id__in=ids).values_list(
-            "exchange_trade_id", flat=True
+    batch_known = _batch_known(account.pk)
+    if batch_known is not None:
+        known = {trade_id for trade_id in ids if trade_id in batch_known}
+    else:
+        known = set(
+            Fill.objects.filter(account=account, exchange_trade_id__in=ids).values_list(
+                "exchange_trade_id", flat=True
+            )
         )
-    )
     new = [_fill_from(account, order, trade) for trade in trades if trade.trade_id not in known]
     duplicates = [trade_id for trade_id in ids if trade_id in known]
     created: list[Fill] = []
-    if new:
+    if new and batch_known is not None:
+        # A batch knows every trade id on record for the account and holds its orders'
+        # locks: no savepoint to recover from a duplicate (a race would fail the
+        # delivery, which the stream then catches up on by polling).
+        created = Fill.objects.bulk_create(new)
+    elif new:
         try:
             with transaction.atomic():
                 created = Fill.objects.bulk_create(new)
@@ -293,6 +304,8 @@ def _record_fills(
             events.record_fill_duplicates(order=order, trade_ids=duplicates, actor=actor)
     publish_fills(created)
     if created:
+        if batch_known is not None:
+            batch_known.update(fill.exchange_trade_id for fill in created)
         _announce_fills_on_commit(account.pk)
     return created
 
@@ -317,6 +330,34 @@ def _announce_fills_on_commit(account_id: int) -> None:
     transaction.on_commit(announce)
 
 
+# The trade ids a batch already has on record, per thread and account: one query for the
+# batch instead of one per update. Safe because the batch holds its orders' locks.
+_batch = threading.local()
+
+
+def _batch_known(account_id: int) -> set[str] | None:
+    return getattr(_batch, "trades", {}).get(account_id)
+
+
+@contextmanager
+def _known_trades(account: ExchangeAccount, trade_ids: list[str]):
+    trades = getattr(_batch, "trades", None)
+    if trades is None:
+        trades = _batch.trades = {}
+    if account.pk in trades or not trade_ids:
+        yield
+        return
+    trades[account.pk] = set(
+        Fill.objects.filter(account=account, exchange_trade_id__in=trade_ids).values_list(
+            "exchange_trade_id", flat=True
+        )
+    )
+    try:
+        yield
+    finally:
+        trades.pop(account.pk, None)
+
+
 def order_apply_updates(
     *, account: ExchangeAccount, updates: list[OrderUpdate], actor: str
 ) -> list[Order]:
@@ -325,7 +366,8 @@ def order_apply_updates(
     and positions told once, for the lot. Each update as ``order_apply_update``."""
     client_ids = {u.client_order_id for u in updates if u.client_order_id}
     order_ids = {u.order_id for u in updates if u.order_id}
-    with transaction.atomic():
+    trade_ids = [trade.trade_id for u in updates for trade in u.trades]
+    with transaction.atomic(), events.collecting(), _known_trades(account, trade_ids):
         locked: dict = {}
         for order in (
             Order.objects.select_for_update()
