@@ -67,3 +67,21 @@ def represent(serializer_class, instance) -> dict:
     if serializer is None:
         serializer = cache[serializer_class] = serializer_class()
     return serializer.to_representation(instance)
+
+
+def client_ip(request) -> str:
+    """The address the request came from, as far as we can trust it.
+
+    Behind TRUSTED_PROXY_COUNT proxies (the production load balancer), the client is the
+    address that many hops from the right of X-Forwarded-For - the part our own proxies
+    wrote; anything left of it the client could have forged.
+    """
+    from django.conf import settings
+
+    hops = getattr(settings, "TRUSTED_PROXY_COUNT", 0)
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if hops > 0 and forwarded:
+        chain = [part.strip() for part in forwarded.split(",") if part.strip()]
+        if len(chain) >= hops:
+            return chain[-hops]
+    return request.META.get("REMOTE_ADDR", "")

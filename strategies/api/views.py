@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import IntLookupMixin
+from common.api import IntLookupMixin, client_ip
 from common.exceptions import NotFound, PermissionDenied
 from strategies import services
 from strategies.api.serializers import SignalInput, SignalOutput, StrategyOutput, WebhookInput
@@ -65,7 +65,7 @@ class TradingViewWebhook(APIView):
             raise NotFound("No such webhook.")
         if source.ip_allowlist_enabled:
             allowed = source.allowed_ips or TRADINGVIEW_IPS
-            if request.META.get("REMOTE_ADDR") not in allowed:
+            if client_ip(request) not in allowed:
                 raise PermissionDenied("This address may not send alerts to this webhook.")
         if not isinstance(request.data, dict) or not services.source_check_secret(
             source=source, secret=request.data.get("secret")

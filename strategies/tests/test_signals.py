@@ -362,3 +362,29 @@ def test_performance_per_strategy_is_measured_on_its_account(account):
     assert Decimal(body["profit_factor"]) == Decimal("3")
     assert refused.status_code == 400
     assert "account of its own" in refused.json()["detail"]
+
+
+def test_behind_a_proxy_the_allowlist_reads_the_forwarded_address(client, webhook, settings):
+    settings.TRUSTED_PROXY_COUNT = 1
+    webhook.ip_allowlist_enabled = True
+    webhook.save()
+    url = f"/api/webhooks/tradingview/{webhook.pk}/"
+    body = json.dumps(alert(webhook))
+
+    forged = client.post(
+        url,
+        data=body,
+        content_type="application/json",
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="52.89.214.238, 203.0.113.9",
+    )
+    genuine = client.post(
+        url,
+        data=body,
+        content_type="application/json",
+        REMOTE_ADDR="10.0.0.2",
+        HTTP_X_FORWARDED_FOR="52.89.214.238",
+    )
+
+    assert forged.status_code == 403  # the client wrote the left part; our proxy the right
+    assert genuine.status_code == 202

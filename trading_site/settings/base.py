@@ -334,6 +334,11 @@ PNL_TIME_ZONE = env.str("PNL_TIME_ZONE", default="UTC")
 # Last prices for valuation are fetched once per venue and kept this long.
 PRICES_CACHE_SECONDS = env.int("PRICES_CACHE_SECONDS", default=10)
 
+# --- Requests behind proxies ---------------------------------------------------------------
+# How many proxies we run in front of daphne: the webhook IP allowlist takes the client's
+# address that many hops from the right of X-Forwarded-For (0: REMOTE_ADDR).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+
 # --- Risk -----------------------------------------------------------------------------------
 # Every order passes the risk gate (orders.order_submit) and the send guard (the kill
 # switch, checked again when a queued order is about to leave).
