@@ -279,7 +279,8 @@ class Platform:
                 [self.python, "manage.py", "simulator_accounts", "--demo", DEMO_ADMIN_USERNAME],
             )
         self.say(
-            f"started {', '.join(commands)}: http://{WEB_HOST}:{WEB_PORT}/admin/ and "
+            f"started {', '.join(commands)}: dashboard http://{WEB_HOST}:{WEB_PORT}/, admin "
+            f"http://{WEB_HOST}:{WEB_PORT}/admin/, health "
             f"http://{WEB_HOST}:{WEB_PORT}/healthz - Ctrl-C stops everything"
         )
         while not self.stopping.wait(0.2):
