@@ -56,8 +56,31 @@ def day_start(now: datetime) -> datetime:
     return datetime.combine(local.date(), time.min, tzinfo=zone)
 
 
-def last_prices(accounts: list[ExchangeAccount]) -> dict[str, Decimal]:
-    """Last prices by market ("BTC/USDT"), one ticker call per venue, cached briefly.
+def _tickers_key(account: ExchangeAccount) -> str:
+    return f"tickers:{gateway.markets_cache_key(account)}"
+
+
+def prices_refresh(account: ExchangeAccount) -> dict[str, str] | None:
+    """One ticker call for the account's venue, written to the shared cache (beat keeps
+    it warm, so the order path never waits for it). None when the venue does not answer."""
+    key = _tickers_key(account)
+    try:
+        tickers = gateway.get_client(account).fetch_tickers()
+    except Exception as exc:  # noqa: BLE001 - shown as unvalued, logged
+        logger.warning("no prices from %s: %s", key, classify(exc))
+        return None
+    venue_prices = {
+        market_key(symbol): str(ticker["last"])
+        for symbol, ticker in tickers.items()
+        if ticker.get("last") is not None
+    }
+    cache.set(key, venue_prices, timeout=settings.PRICES_CACHE_SECONDS)
+    return venue_prices
+
+
+def last_prices(accounts: list[ExchangeAccount], *, fetch: bool = True) -> dict[str, Decimal]:
+    """Last prices by market ("BTC/USDT") from the shared cache, one ticker call per venue
+    where it is cold (``fetch=False``: the cache alone, no call).
 
     A venue that cannot be reached gives no prices (its assets show as unvalued)
     rather than failing the whole page.
@@ -66,24 +89,14 @@ def last_prices(accounts: list[ExchangeAccount]) -> dict[str, Decimal]:
     seen: set[str] = set()
     # Spot venues first: their prices win over perpetuals' for the same pair.
     for account in sorted(accounts, key=lambda a: a.market_type != "spot"):
-        key = f"tickers:{gateway.markets_cache_key(account)}"
+        key = _tickers_key(account)
         if key in seen:
             continue
         seen.add(key)
         venue_prices = cache.get(key)
-        if venue_prices is None:
-            try:
-                tickers = gateway.get_client(account).fetch_tickers()
-            except Exception as exc:  # noqa: BLE001 - shown as unvalued, logged
-                logger.warning("no prices from %s: %s", key, classify(exc))
-                continue
-            venue_prices = {
-                market_key(symbol): str(ticker["last"])
-                for symbol, ticker in tickers.items()
-                if ticker.get("last") is not None
-            }
-            cache.set(key, venue_prices, timeout=settings.PRICES_CACHE_SECONDS)
-        for symbol, price in venue_prices.items():
+        if venue_prices is None and fetch:
+            venue_prices = prices_refresh(account)
+        for symbol, price in (venue_prices or {}).items():
             prices.setdefault(symbol, to_decimal(price))
     return prices
 

@@ -28,3 +28,19 @@ def account_sync(account_id: int) -> None:
 @shared_task(name="positions.snapshots_take", ignore_result=True)
 def snapshots_take() -> None:
     services.snapshots_take(reference=settings.PORTFOLIO_REFERENCE_ASSET)
+
+
+@shared_task(name="positions.prices_refresh_all", ignore_result=True)
+def prices_refresh_all() -> None:
+    """Beat: one ticker call per venue in use, so valuations and the risk gate read warm
+    prices and the order path never fetches them."""
+    from accounts import gateway
+    from accounts.selectors import active_accounts
+    from positions.selectors import prices_refresh
+
+    seen: set[str] = set()
+    for account in active_accounts():
+        key = gateway.markets_cache_key(account)
+        if key not in seen:
+            seen.add(key)
+            prices_refresh(account)

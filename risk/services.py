@@ -240,8 +240,13 @@ class RiskGate:
     """The pre-trade gate the order service calls (settings.ORDER_GATE)."""
 
     def prepare(self, *, account: ExchangeAccount, order: Order) -> dict:
-        # Outside any transaction: prices may need one ticker call (then cached).
-        return {"prices": last_prices([account]), "now": timezone.now()}
+        # Outside any transaction. Prices come from the cache that beat keeps warm: the
+        # order path calls the exchange for nothing but the order (DESIGN.md, "Rate
+        # limits"); only a cold cache (right after a start) costs one ticker call.
+        prices = last_prices([account], fetch=False)
+        if market_key(order.symbol) not in prices:
+            prices = last_prices([account])
+        return {"prices": prices, "now": timezone.now()}
 
     def check(
         self, *, account: ExchangeAccount, order: Order, prepared: dict, actor: str, context: dict

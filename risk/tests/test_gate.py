@@ -320,3 +320,18 @@ def test_breakers_trip_on_price_moves_alone_without_an_order(make_sim_account):
     assert RiskEvent.objects.filter(account=account, type="breaker.tripped").count() == 1
     assert services.breakers_check(account=account) == "daily_loss"  # stays, one event
     assert RiskEvent.objects.filter(account=account, type="breaker.tripped").count() == 1
+
+
+@pytest.mark.django_db
+def test_the_order_path_reads_prices_from_the_cache_beat_keeps_warm(make_sim_account, sim):
+    from positions.selectors import prices_refresh
+
+    account = make_sim_account()
+    fund(account)
+    prices_refresh(account)  # what beat does every PRICES_REFRESH_SECONDS
+    sim.control("DELETE", "/requests")
+
+    for _ in range(3):
+        submit(account, type="limit", amount=Decimal("0.01"), price=Decimal("59000"))
+
+    assert "GET /api/v3/ticker/24hr" not in sim.control("GET", "/requests")

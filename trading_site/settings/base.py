@@ -221,6 +221,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": env.float("POSITIONS_SYNC_SECONDS", default=30.0),
         "options": {"expires": 30},
     },
+    # Warm last prices: the risk gate and valuations read them from the cache.
+    "positions.prices_refresh_all": {
+        "task": "positions.prices_refresh_all",
+        "schedule": env.float("PRICES_REFRESH_SECONDS", default=10.0),
+        "options": {"expires": 10},
+    },
     "positions.snapshots_take": {
         "task": "positions.snapshots_take",
         "schedule": env.float("BALANCE_SNAPSHOT_SECONDS", default=300.0),
@@ -331,8 +337,9 @@ EXCHANGE_RATE_LIMIT_KEY_PREFIX = "ratelimit"
 PORTFOLIO_REFERENCE_ASSET = env.str("PORTFOLIO_REFERENCE_ASSET", default="USDT")
 # "Today" for P&L: the calendar day in this time zone.
 PNL_TIME_ZONE = env.str("PNL_TIME_ZONE", default="UTC")
-# Last prices for valuation are fetched once per venue and kept this long.
-PRICES_CACHE_SECONDS = env.int("PRICES_CACHE_SECONDS", default=10)
+# Last prices are fetched once per venue (beat, every PRICES_REFRESH_SECONDS) and kept
+# this long; the risk gate reads them from the cache only.
+PRICES_CACHE_SECONDS = env.int("PRICES_CACHE_SECONDS", default=30)
 
 # --- Requests behind proxies ---------------------------------------------------------------
 # How many proxies we run in front of daphne: the webhook IP allowlist takes the client's
