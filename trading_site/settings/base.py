@@ -285,8 +285,9 @@ SALT_KEY = env.list("FIELD_ENCRYPTION_SALT", default=["trading-platform"])
 # --- The platform ---------------------------------------------------------------------------
 # Where the local exchange simulator listens; accounts in `simulator` mode talk to it.
 SIMULATOR_URL = env.str("SIMULATOR_URL", default="http://127.0.0.1:8765")
-# How long loaded markets stay in the shared cache before a client reloads them.
-MARKETS_CACHE_SECONDS = env.int("MARKETS_CACHE_SECONDS", default=3600)
+# How long loaded markets stay in the shared cache. Beat reloads them hourly
+# (accounts.markets_refresh), well inside this, so an order never waits for them.
+MARKETS_CACHE_SECONDS = env.int("MARKETS_CACHE_SECONDS", default=3 * 3600)
 # Network timeout of every ccxt client, in milliseconds.
 EXCHANGE_TIMEOUT_MS = env.int("EXCHANGE_TIMEOUT_MS", default=10_000)
 # /healthz: beat counts as stale when its heartbeat is older than this.
