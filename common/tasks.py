@@ -11,6 +11,8 @@ check.
 from __future__ import annotations
 
 import time
+import uuid
+from contextlib import contextmanager
 
 from celery import shared_task
 from celery.signals import after_task_publish
@@ -34,3 +36,19 @@ def beat_last_sent() -> float | None:
 def _record_beat_heartbeat(**kwargs) -> None:
     # Runs in the publishing process (beat), after the broker accepted the message.
     cache.set(BEAT_HEARTBEAT_CACHE_KEY, time.time(), timeout=None)
+
+
+@contextmanager
+def exclusive(name: str, *, seconds: float):
+    """Run a periodic job's body at most once at a time across every worker: a lock in
+    the cache (Redis), taken with an atomic add and given up at the end, or after
+    ``seconds`` if its holder died. Yields whether this caller got it; one that did not
+    skips its run (the next period does the work)."""
+    key = f"lock:{name}"
+    token = uuid.uuid4().hex
+    acquired = cache.add(key, token, timeout=seconds)
+    try:
+        yield acquired
+    finally:
+        if acquired and cache.get(key) == token:
+            cache.delete(key)

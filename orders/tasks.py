@@ -11,6 +11,7 @@ from celery import shared_task
 from celery.signals import worker_ready
 from django.core.cache import cache
 
+from common.tasks import exclusive
 from orders import services
 
 
@@ -49,8 +50,10 @@ def order_followups(order_id: int) -> None:
 @shared_task(name="orders.orders_reconcile_sweep", ignore_result=True)
 def orders_reconcile_sweep() -> None:
     """Beat: every order in an unknown state gets a reconcile task."""
-    for order_id in services.orders_needing_reconcile():
-        order_reconcile.delay(order_id)
+    with exclusive("orders_reconcile_sweep", seconds=60) as mine:
+        if mine:
+            for order_id in services.orders_needing_reconcile():
+                order_reconcile.delay(order_id)
 
 
 @shared_task(name="orders.orders_poll_all", ignore_result=True)
@@ -64,7 +67,10 @@ def orders_poll_all() -> None:
 
 @shared_task(name="orders.orders_poll", ignore_result=True)
 def orders_poll(account_id: int) -> None:
-    services.orders_poll(account_id=account_id)
+    # Never two polls of one account at once (a slow venue, a backed-up queue).
+    with exclusive(f"orders_poll:{account_id}", seconds=120) as mine:
+        if mine:
+            services.orders_poll(account_id=account_id)
 
 
 @shared_task(name="orders.orders_recheck_all", ignore_result=True)

@@ -6,6 +6,7 @@ from celery import shared_task
 from django.conf import settings
 
 from accounts.models import ExchangeAccount
+from common.tasks import exclusive
 from positions import services
 
 
@@ -21,8 +22,11 @@ def accounts_sync_all() -> None:
 @shared_task(name="positions.account_sync", ignore_result=True)
 def account_sync(account_id: int) -> None:
     account = ExchangeAccount.objects.filter(pk=account_id, is_active=True).first()
-    if account is not None:
-        services.account_sync(account=account)
+    if account is None:
+        return
+    with exclusive(f"account_sync:{account_id}", seconds=120) as mine:
+        if mine:
+            services.account_sync(account=account)
 
 
 @shared_task(name="positions.snapshots_take", ignore_result=True)

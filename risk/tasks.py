@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from accounts.models import ExchangeAccount
+from common.tasks import exclusive
 
 
 @shared_task(name="risk.breakers_check_all", ignore_result=True)
@@ -21,5 +22,8 @@ def breakers_check(account_id: int) -> None:
     from risk.services import breakers_check as check
 
     account = ExchangeAccount.objects.filter(pk=account_id, is_active=True).first()
-    if account is not None:
-        check(account=account)
+    if account is None:
+        return
+    with exclusive(f"breakers_check:{account_id}", seconds=60) as mine:
+        if mine:
+            check(account=account)
