@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import threading
+from datetime import timedelta
+from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, serializers
@@ -85,3 +87,21 @@ def client_ip(request) -> str:
         if len(chain) >= hops:
             return chain[-hops]
     return request.META.get("REMOTE_ADDR", "")
+
+
+def json_ready(value):
+    """Plain JSON values for audit rows and API answers: Decimals as exact strings, times
+    in ISO 8601, durations in seconds, sets sorted into lists."""
+    if isinstance(value, dict):
+        return {k: json_ready(v) for k, v in value.items()}
+    if isinstance(value, frozenset | set):
+        return [json_ready(v) for v in sorted(value)]
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value

@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts import gateway
 from accounts.errors import classify
 from accounts.models import BalanceSnapshot, ExchangeAccount
+from common.api import json_ready
 from common.decimal import to_decimal
 from positions.models import Balance, Drift, Position, RealizedPnl
 from positions.valuation import BalanceLine, Portfolio, PositionLine, market_key, value_portfolio
@@ -188,16 +189,7 @@ def performance(*, user, account_id: int | None = None) -> dict:
     ]
     summary = asdict(summarize(trips, equity_curve(user=user, account_id=account_id)))
 
-    def plain(value):
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, Decimal):
-            return str(value)
-        if isinstance(value, datetime):
-            return value.isoformat()
-        return value
-
-    return plain(summary)
+    return json_ready(summary)
 
 
 CANDLES_CACHE_SECONDS = 5

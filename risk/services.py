@@ -27,6 +27,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
+from common.api import json_ready
 from orders.models import Order
 from positions.models import Position
 from positions.selectors import last_prices
@@ -40,20 +41,6 @@ from risk.selectors import RiskInputs, risk_inputs
 logger = logging.getLogger(__name__)
 
 ZERO = Decimal(0)
-
-
-def _plain(value):
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | frozenset | set):
-        return [_plain(v) for v in (sorted(value) if isinstance(value, frozenset | set) else value)]
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, timedelta):
-        return value.total_seconds()
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return value
 
 
 # --- Limits ---------------------------------------------------------------------------------
@@ -279,7 +266,7 @@ class RiskGate:
             account=account,
             approved=decision.approved,
             reason=decision.reason,
-            proposal=_plain(
+            proposal=json_ready(
                 {
                     "symbol": order.symbol,
                     "side": order.side,
@@ -289,10 +276,10 @@ class RiskGate:
                     "reduce_only": order.reduce_only,
                 }
             ),
-            snapshot=_plain(asdict(snapshot)),
-            limits=_plain(asdict(limits)),
+            snapshot=json_ready(asdict(snapshot)),
+            limits=json_ready(asdict(limits)),
             verdicts=decision.as_dict()["verdicts"] if decision.verdicts else [],
-            context=_plain(context),
+            context=json_ready(context),
             actor=actor,
         )
         if not decision.approved:

@@ -195,54 +195,39 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+
+
+def every(task: str, seconds: float, *, expires: float | None = None) -> dict:
+    """A beat entry. A message nobody consumed within ``expires`` (default: one period)
+    is dropped by the broker: a stale sweep or heartbeat is worthless."""
+    return {"task": task, "schedule": seconds, "options": {"expires": expires or seconds}}
+
+
 # The DatabaseScheduler writes these entries into its tables at beat start-up (by name,
 # idempotently); the rest of the schedule is managed in the admin.
 CELERY_BEAT_SCHEDULE = {
-    "common.beat_heartbeat": {
-        "task": "common.beat_heartbeat",
-        "schedule": 10.0,
-        # An unconsumed heartbeat is worthless after a few periods: let the broker drop it.
-        "options": {"expires": 30},
-    },
+    "common.beat_heartbeat": every("common.beat_heartbeat", 10.0, expires=30),
     # Orders in an unknown state are asked for by client order id.
-    "orders.orders_reconcile_sweep": {
-        "task": "orders.orders_reconcile_sweep",
-        "schedule": 15.0,
-        "options": {"expires": 15},
-    },
+    "orders.orders_reconcile_sweep": every("orders.orders_reconcile_sweep", 15.0),
     # REST polling of open orders and trades: what the stream missed arrives here.
-    "orders.orders_poll_all": {
-        "task": "orders.orders_poll_all",
-        "schedule": env.float("ORDERS_POLL_SECONDS", default=30.0),
-        "options": {"expires": 30},
-    },
-    "positions.accounts_sync_all": {
-        "task": "positions.accounts_sync_all",
-        "schedule": env.float("POSITIONS_SYNC_SECONDS", default=30.0),
-        "options": {"expires": 30},
-    },
+    "orders.orders_poll_all": every(
+        "orders.orders_poll_all", env.float("ORDERS_POLL_SECONDS", default=30.0)
+    ),
+    "positions.accounts_sync_all": every(
+        "positions.accounts_sync_all", env.float("POSITIONS_SYNC_SECONDS", default=30.0)
+    ),
     # Warm last prices: the risk gate and valuations read them from the cache.
-    "positions.prices_refresh_all": {
-        "task": "positions.prices_refresh_all",
-        "schedule": env.float("PRICES_REFRESH_SECONDS", default=10.0),
-        "options": {"expires": 10},
-    },
-    "positions.snapshots_take": {
-        "task": "positions.snapshots_take",
-        "schedule": env.float("BALANCE_SNAPSHOT_SECONDS", default=300.0),
-        "options": {"expires": 300},
-    },
+    "positions.prices_refresh_all": every(
+        "positions.prices_refresh_all", env.float("PRICES_REFRESH_SECONDS", default=10.0)
+    ),
+    "positions.snapshots_take": every(
+        "positions.snapshots_take", env.float("BALANCE_SNAPSHOT_SECONDS", default=300.0)
+    ),
     # Breakers trip on price moves alone too, not only when an order is checked.
-    "risk.breakers_check_all": {
-        "task": "risk.breakers_check_all",
-        "schedule": env.float("BREAKERS_CHECK_SECONDS", default=30.0),
-        "options": {"expires": 30},
-    },
-    "accounts.markets_refresh": {
-        "task": "accounts.markets_refresh",
-        "schedule": 3600.0,
-        "options": {"expires": 600},
-    },
+    "risk.breakers_check_all": every(
+        "risk.breakers_check_all", env.float("BREAKERS_CHECK_SECONDS", default=30.0)
+    ),
+    "accounts.markets_refresh": every("accounts.markets_refresh", 3600.0, expires=600),
 }
 CELERY_TIMEZONE = "UTC"
 
