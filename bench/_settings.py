@@ -31,7 +31,7 @@ CHANNEL_LAYERS = {
 }
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "common.cache.RedisCache",
         "LOCATION": f"{_base}/{CACHE_DB}",
         "KEY_PREFIX": "bench",
         "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},

@@ -16,14 +16,22 @@ django_asgi_app = get_asgi_application()
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
+from common.asgi import PersistentThreads  # noqa: E402
+from common.runtime import settle_heap  # noqa: E402
 from trading_site.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": PersistentThreads(django_asgi_app, threads=int(os.environ.get("WEB_THREADS", "4"))),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),
     }
 )
+
+# Load the URLconf now (it imports the admin and every app's views), then settle the heap:
+# start-up objects leave the garbage collector's full walks (common/runtime.py).
+get_resolver().url_patterns  # noqa: B018
+settle_heap()

@@ -85,10 +85,10 @@ def database_config(url: str | None) -> dict:
         if config["ENGINE"] == "django.db.backends.postgresql" and env.bool(
             "DATABASE_POOL", default=False
         ):
-            # The web process (trading_site/asgi.py switches this on): daphne serves each
-            # request from a new thread, so CONN_MAX_AGE would open a connection per
-            # request. Not in Celery's forked workers: a pool does not survive a fork,
-            # and one thread per process keeps a persistent connection anyway.
+            # The web process (trading_site/asgi.py switches this on): its request threads
+            # (common/asgi.py) borrow a connection per request. Not in Celery's forked
+            # workers: a pool does not survive a fork, and one thread per process keeps
+            # a persistent connection anyway.
             config["CONN_MAX_AGE"] = 0
             config.setdefault("OPTIONS", {})["pool"] = {
                 "min_size": env.int("DATABASE_POOL_MIN", default=2),
@@ -157,7 +157,7 @@ def redis_settings(redis_url: str) -> dict:
         },
         "CACHES": {
             "default": {
-                "BACKEND": "django.core.cache.backends.redis.RedisCache",
+                "BACKEND": "common.cache.RedisCache",
                 "LOCATION": f"{base}/2",
                 "KEY_PREFIX": "tp",
                 # A cache read must never hang a request (or /healthz) on a dead Redis.
@@ -194,6 +194,9 @@ CELERY_TASK_ROUTES = {
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Celery's Django fixup closes database connections after every task unless this is set;
+# trading_site/celery.py closes them by Django's own rules (CONN_MAX_AGE, health checks).
+CELERY_DB_REUSE_MAX = 1_000_000_000
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 

@@ -18,6 +18,7 @@ from django.core.management.base import BaseCommand
 from django.db import DatabaseError
 
 from accounts.selectors import active_accounts
+from common.runtime import settle_heap
 
 logger = logging.getLogger("streams")
 
@@ -94,4 +95,5 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, heartbeat: float, **options):
+        settle_heap()
         asyncio.run(Streams(heartbeat_seconds=heartbeat).run())
