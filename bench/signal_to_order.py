@@ -370,6 +370,7 @@ def bench_decisions(bench: Bench, account_pk: int, iterations: int) -> list[Deci
                 row = gate.check(
                     account=account, order=order, prepared=prepared, actor="bench", context=context
                 )
+                gate.record(verdict=row, order=None)
                 transaction.set_rollback(True)  # the same state every time
             return row
 

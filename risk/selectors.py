@@ -10,8 +10,9 @@ datetimes here (never through float).
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.db import connection
@@ -22,7 +23,8 @@ from common.decimal import to_decimal
 from orders.models import Fill, Order
 from orders.states import NOT_TERMINAL
 from positions.models import Balance, Position, RealizedPnl
-from risk.models import GlobalRiskState
+from risk.models import GlobalRiskState, RiskLimit, RiskState
+from risk.rules import Limits
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class RiskInputs:
     global_kill_switch: bool = False
     global_kill_reason: str = ""
     worst_sync_errors: int = 0
+    limits: list[Limits] = field(default_factory=list)  # one per applicable scope row
 
 
 def _dec(value) -> Decimal | None:
@@ -66,13 +69,78 @@ def _flag(value) -> bool:
     return str(value).lower() in ("1", "true", "t")
 
 
+# Columns after the kind tag: as many as the widest branch (the limit rows) needs.
+_WIDTH = 11
+
+
+def _branch(kind: str, *columns: str) -> str:
+    padded = [*columns, *["NULL"] * (_WIDTH - len(columns))]
+    return f"SELECT '{kind}', " + ", ".join(padded)
+
+
+def _t(expression: str) -> str:
+    return f"CAST({expression} AS TEXT)"
+
+
+_LIMIT_FIELDS = (
+    "max_order_value",
+    "max_order_amount",
+    "min_order_value",
+    "max_position_pct",
+    "max_open_positions",
+    "max_daily_loss",
+    "max_drawdown_pct",
+    "max_price_deviation_pct",
+    "loss_cooldown_minutes",
+    "max_orders_per_minute",
+    "allowed_symbols",
+)
+
+
+def _limits_from_text(values) -> Limits:
+    (
+        max_order_value,
+        max_order_amount,
+        min_order_value,
+        max_position_pct,
+        max_open_positions,
+        max_daily_loss,
+        max_drawdown_pct,
+        max_price_deviation_pct,
+        cooldown_minutes,
+        max_orders_per_minute,
+        allowed_symbols,
+    ) = values
+    symbols = json.loads(allowed_symbols) if allowed_symbols else None
+    return Limits(
+        max_order_value=_dec(max_order_value),
+        max_order_amount=_dec(max_order_amount),
+        min_order_value=_dec(min_order_value),
+        max_position_pct=_dec(max_position_pct),
+        max_open_positions=int(max_open_positions) if max_open_positions else None,
+        max_daily_loss=_dec(max_daily_loss),
+        max_drawdown_pct=_dec(max_drawdown_pct),
+        max_price_deviation_pct=_dec(max_price_deviation_pct),
+        loss_cooldown=timedelta(minutes=int(cooldown_minutes)) if cooldown_minutes else None,
+        max_orders_per_minute=int(max_orders_per_minute) if max_orders_per_minute else None,
+        allowed_symbols=frozenset(symbols) if symbols else None,
+    )
+
+
 def risk_inputs(
-    *, account_id: int, symbol: str, day_start: datetime, minute_ago: datetime
+    *,
+    account_id: int,
+    symbol: str,
+    day_start: datetime,
+    minute_ago: datetime,
+    owner_id: int | None = None,
+    strategy: str = "",
 ) -> RiskInputs:
     """The account's balances, open positions, working orders in ``symbol`` (not
     reduce-only), realized P&L since ``day_start``, last loss on ``symbol``, orders
-    created since ``minute_ago``, the global kill switch and the worst run of failed
-    exchange calls - one statement."""
+    created since ``minute_ago``, the global kill switch, the worst run of failed
+    exchange calls and (with ``owner_id``) the owner's enabled limits at the global,
+    account and ``strategy`` scopes - one statement."""
     balance = Balance._meta.db_table
     position = Position._meta.db_table
     order = Order._meta.db_table
@@ -80,35 +148,51 @@ def risk_inputs(
     fill = Fill._meta.db_table
     global_state = GlobalRiskState._meta.db_table
     sync = ExchangeSyncState._meta.db_table
+    limit = RiskLimit._meta.db_table
     working = list(NOT_TERMINAL)
     marks = ", ".join(["%s"] * len(working))
-
-    def t(expression: str) -> str:
-        return f"CAST({expression} AS TEXT)"
+    t = _t
 
     sql = f"""
-        SELECT 'b', {t("asset")}, {t("total")}, NULL, NULL, NULL, NULL, NULL
+        {_branch("b", t("asset"), t("total"))}
           FROM {balance} WHERE account_id = %s
         UNION ALL
-        SELECT 'p', {t("symbol")}, {t("contracts")}, {t("side")}, {t("entry_price")},
-               {t("mark_price")}, {t("unrealized_pnl")}, {t("source")}
+        {
+        _branch(
+            "p",
+            t("symbol"),
+            t("contracts"),
+            t("side"),
+            t("entry_price"),
+            t("mark_price"),
+            t("unrealized_pnl"),
+            t("source"),
+        )
+    }
           FROM {position} WHERE account_id = %s AND status = %s
         UNION ALL
-        SELECT 'o', {t("side")}, {t("remaining")}, {t("price")}, NULL, NULL, NULL, NULL
+        {_branch("o", t("side"), t("remaining"), t("price"))}
           FROM {order}
          WHERE account_id = %s AND symbol = %s AND reduce_only = %s AND status IN ({marks})
         UNION ALL
-        SELECT 's',
-          {t(f"(SELECT SUM(amount) FROM {realized} WHERE account_id = %s AND realized_at >= %s)")},
-          {
-        t(f'''(SELECT MAX(r.realized_at) FROM {realized} r JOIN {fill} f ON f.id = r.fill_id
-                  WHERE r.account_id = %s AND f.symbol = %s AND r.amount < 0)''')
-    },
-          {t(f"(SELECT COUNT(*) FROM {order} WHERE account_id = %s AND created_at >= %s)")},
-          {t(f"(SELECT kill_switch FROM {global_state} WHERE id = 1)")},
-          {t(f"(SELECT kill_reason FROM {global_state} WHERE id = 1)")},
-          {t(f"(SELECT MAX(consecutive_errors) FROM {sync} WHERE account_id = %s)")},
-          NULL
+        {_branch("l", *(t(name) for name in _LIMIT_FIELDS))}
+          FROM {limit}
+         WHERE owner_id = %s AND enabled = %s
+           AND (scope = %s OR (scope = %s AND account_id = %s)
+                OR (scope = %s AND strategy = %s))
+        UNION ALL
+        {
+        _branch(
+            "s",
+            t(f"(SELECT SUM(amount) FROM {realized} WHERE account_id = %s AND realized_at >= %s)"),
+            t(f'''(SELECT MAX(r.realized_at) FROM {realized} r JOIN {fill} f ON f.id = r.fill_id
+                  WHERE r.account_id = %s AND f.symbol = %s AND r.amount < 0)'''),
+            t(f"(SELECT COUNT(*) FROM {order} WHERE account_id = %s AND created_at >= %s)"),
+            t(f"(SELECT kill_switch FROM {global_state} WHERE id = 1)"),
+            t(f"(SELECT kill_reason FROM {global_state} WHERE id = 1)"),
+            t(f"(SELECT MAX(consecutive_errors) FROM {sync} WHERE account_id = %s)"),
+        )
+    }
     """
     params = [
         account_id,
@@ -118,6 +202,14 @@ def risk_inputs(
         symbol,
         False,
         *working,
+        owner_id,
+        True,
+        RiskLimit.Scope.GLOBAL,
+        RiskLimit.Scope.ACCOUNT,
+        account_id,
+        RiskLimit.Scope.STRATEGY,
+        # No strategy: no strategy-scope row (their strategy is never empty).
+        strategy or None,
         account_id,
         day_start,
         account_id,
@@ -126,17 +218,22 @@ def risk_inputs(
         minute_ago,
         account_id,
     ]
-    inputs = RiskInputs()
+    balances: list[tuple[str, Decimal]] = []
+    positions: list[PositionRow] = []
+    working_orders: list[tuple[str, Decimal, Decimal | None]] = []
+    limits: list[Limits] = []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    for kind, a, b, c, d, e, f, g in rows:
+    for kind, a, b, c, d, e, f, g, *rest in rows:
         if kind == "b":
-            inputs.balances.append((a, _dec(b)))
+            balances.append((a, _dec(b)))
         elif kind == "p":
-            inputs.positions.append(PositionRow(a, c, _dec(b), _dec(d), _dec(e), _dec(f), g))
+            positions.append(PositionRow(a, c, _dec(b), _dec(d), _dec(e), _dec(f), g))
         elif kind == "o":
-            inputs.working_orders.append((a, _dec(b) or Decimal(0), _dec(c)))
+            working_orders.append((a, _dec(b) or Decimal(0), _dec(c)))
+        elif kind == "l":
+            limits.append(_limits_from_text((a, b, c, d, e, f, g, *rest)))
         else:
             summary = {
                 "realized_today": _dec(a) or Decimal(0),
@@ -147,8 +244,42 @@ def risk_inputs(
                 "worst_sync_errors": int(f or 0),
             }
     return RiskInputs(
-        balances=inputs.balances,
-        positions=inputs.positions,
-        working_orders=inputs.working_orders,
+        balances=balances,
+        positions=positions,
+        working_orders=working_orders,
+        limits=limits,
         **summary,
+    )
+
+
+@dataclass(frozen=True)
+class HaltFlags:
+    global_kill_switch: bool = False
+    global_kill_reason: str = ""
+    kill_switch: bool = False
+    kill_reason: str = ""
+    breaker: str = ""
+    breaker_reason: str = ""
+
+
+def halt_flags(*, account_id: int) -> HaltFlags:
+    """The global kill switch and the account's own switch and breaker - one statement
+    (either row may not exist yet: then it is off)."""
+    sql = f"""
+        SELECT g.kill_switch, g.kill_reason, s.kill_switch, s.kill_reason, s.breaker,
+               s.breaker_reason
+          FROM (SELECT 1 AS one) x
+          LEFT JOIN {GlobalRiskState._meta.db_table} g ON g.id = 1
+          LEFT JOIN {RiskState._meta.db_table} s ON s.account_id = %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [account_id])
+        g_on, g_reason, on, reason, breaker, breaker_reason = cursor.fetchone()
+    return HaltFlags(
+        global_kill_switch=bool(g_on),
+        global_kill_reason=g_reason or "",
+        kill_switch=bool(on),
+        kill_reason=reason or "",
+        breaker=breaker or "",
+        breaker_reason=breaker_reason or "",
     )

@@ -36,7 +36,7 @@ from realtime.groups import account_group, user_group
 from realtime.publish import broadcast_on_commit
 from risk import rules
 from risk.models import GlobalRiskState, RiskDecision, RiskEvent, RiskLimit, RiskState
-from risk.selectors import RiskInputs, risk_inputs
+from risk.selectors import HaltFlags, RiskInputs, halt_flags, risk_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -93,12 +93,26 @@ def halted_reason(state: RiskState | None, inputs: RiskInputs | None = None) -> 
         global_state = GlobalRiskState.objects.filter(pk=1).first()
         global_on = bool(global_state and global_state.kill_switch)
         global_reason = global_state.kill_reason if global_state else ""
-    if global_on:
-        return f"global kill switch on: {global_reason or 'no reason given'}"
-    if state is not None and state.kill_switch:
-        return f"kill switch on: {state.kill_reason or 'no reason given'}"
-    if state is not None and state.breaker:
-        return f"circuit breaker ({state.breaker}) tripped: {state.breaker_reason}"
+    return halt_message(
+        HaltFlags(
+            global_kill_switch=global_on,
+            global_kill_reason=global_reason,
+            kill_switch=bool(state and state.kill_switch),
+            kill_reason=state.kill_reason if state else "",
+            breaker=state.breaker if state else "",
+            breaker_reason=state.breaker_reason if state else "",
+        )
+    )
+
+
+def halt_message(flags: HaltFlags) -> str:
+    """Why orders may not go, or "": the global switch, the account's, its breaker."""
+    if flags.global_kill_switch:
+        return f"global kill switch on: {flags.global_kill_reason or 'no reason given'}"
+    if flags.kill_switch:
+        return f"kill switch on: {flags.kill_reason or 'no reason given'}"
+    if flags.breaker:
+        return f"circuit breaker ({flags.breaker}) tripped: {flags.breaker_reason}"
     return ""
 
 
@@ -196,20 +210,24 @@ def _assess(account: ExchangeAccount, *, symbol: str, prices: dict, now, strateg
     breached limit trips one). Returns (state, limits, snapshot); the caller's
     transaction holds the lock."""
     state = lock_state(account)
-    limits = effective_limits(account=account, strategy=strategy)
+    before = (state.equity_peak, state.breaker)
     inputs = risk_inputs(
         account_id=account.pk,
         symbol=symbol,
         day_start=rules.day_start(now, settings.PNL_TIME_ZONE),
         minute_ago=now - timedelta(minutes=1),
+        owner_id=account.owner_id,
+        strategy=strategy,
     )
+    limits = rules.merge_limits(*inputs.limits)
     snapshot = build_snapshot(state=state, symbol=symbol, prices=prices, now=now, inputs=inputs)
     _check_breakers(
         account=account, state=state, snapshot=snapshot, limits=limits, now=now, inputs=inputs
     )
     if state.breaker and not snapshot.halted:
         snapshot = rules.Snapshot(**{**asdict(snapshot), "halted": halted_reason(state, inputs)})
-    state.save(update_fields=["equity_peak", "breaker", "breaker_reason", "changed_at"])
+    if (state.equity_peak, state.breaker) != before:  # most decisions change neither
+        state.save(update_fields=["equity_peak", "breaker", "breaker_reason", "changed_at"])
     return state, limits, snapshot
 
 
@@ -238,6 +256,8 @@ class RiskGate:
     def check(
         self, *, account: ExchangeAccount, order: Order, prepared: dict, actor: str, context: dict
     ) -> RiskDecision:
+        """Decide under the account's lock (the caller's transaction). The decision is
+        returned unsaved: ``record`` stores it with the order it lets through."""
         now = timezone.now()
         _, limits, snapshot = _assess(
             account,
@@ -262,7 +282,7 @@ class RiskGate:
                 reduce_only=order.reduce_only,
             )
             decision = rules.decide(proposal, snapshot, limits)
-        row = RiskDecision.objects.create(
+        row = RiskDecision(
             account=account,
             approved=decision.approved,
             reason=decision.reason,
@@ -293,13 +313,17 @@ class RiskGate:
             )
         return row
 
-    def attach(self, *, verdict: RiskDecision, order: Order) -> None:
-        RiskDecision.objects.filter(pk=verdict.pk).update(order=order)
+    def record(self, *, verdict: RiskDecision, order: Order | None) -> None:
+        """Store the decision ``check`` made, with the order it let through (None when
+        refused): one INSERT, in the transaction that stores the order."""
+        verdict.order = order
+        verdict.save()
 
 
 def send_guard(*, account_id: int) -> str:
-    """Why orders of this account may not be sent now ("" when they may)."""
-    return halted_reason(RiskState.objects.filter(account_id=account_id).first())
+    """Why orders of this account may not be sent now ("" when they may): one query, on
+    the send path of every order."""
+    return halt_message(halt_flags(account_id=account_id))
 
 
 # --- Kill switches and breakers -------------------------------------------------------------

@@ -9,7 +9,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from accounts.models import ExchangeAccount
-from common.api import IntLookupMixin
+from common.api import IntLookupMixin, represent
 from common.exceptions import NotFound
 from orders import selectors, services
 from orders.api.serializers import (
@@ -126,7 +126,7 @@ class OrderViewSet(
             idempotency_key=key,
         )
         return Response(
-            OrderOutput(order).data,
+            represent(OrderOutput, order),
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 

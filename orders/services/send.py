@@ -8,7 +8,6 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -53,8 +52,14 @@ def order_send(*, order_id: int) -> SendResult:
     Before anything, the send guard (settings.ORDER_SEND_GUARD: the kill switch) may
     stop it: an order queued before trading was halted is cancelled here, never sent.
     """
-    if halted := _halted(order_id):
-        order = Order.objects.get(pk=order_id)
+    # One read of the order and its account serves the guard, the claim and the send.
+    order = Order.objects.select_related("account").filter(pk=order_id).first()
+    if order is None:
+        return SendResult("skipped")
+    now = timezone.now()
+    if order.status != Status.PENDING:
+        return _not_claimed(order_id, now)
+    if halted := _halted(order):
         order_transition(
             order,
             expected=Status.PENDING,
@@ -64,23 +69,29 @@ def order_send(*, order_id: int) -> SendResult:
             closed_at=timezone.now(),
         )
         return SendResult("skipped")
-    now = timezone.now()
+    attempt = order.send_attempts + 1
     with transaction.atomic():
-        claimed = Order.objects.filter(pk=order_id, status=Status.PENDING).update(
+        # Conditional on the status and the attempt count read above: exactly one
+        # delivery of the task claims the order, and the count it records is exact.
+        claimed = Order.objects.filter(
+            pk=order_id, status=Status.PENDING, send_attempts=order.send_attempts
+        ).update(
             status=Status.SUBMITTING,
-            send_attempts=F("send_attempts") + 1,
+            send_attempts=attempt,
             submitted_at=now,
             updated_at=now,
         )
         if not claimed:
             return _not_claimed(order_id, now)
-        order = Order.objects.select_related("account").get(pk=order_id)
+        order.status = Status.SUBMITTING
+        order.send_attempts = attempt
+        order.submitted_at = order.updated_at = now
         events.record_status(
             order=order,
             type=events.SUBMITTING,
             old_status=Status.PENDING,
             actor=WORKER,
-            reason=f"attempt {order.send_attempts}",
+            reason=f"attempt {attempt}",
         )
 
     account = order.account
@@ -114,17 +125,10 @@ def order_send(*, order_id: int) -> SendResult:
     return SendResult("sent")
 
 
-def _halted(order_id: int) -> str:
+def _halted(order: Order) -> str:
     """Why trading is halted for this order, or "" (reduce-only orders always go)."""
     path = getattr(settings, "ORDER_SEND_GUARD", "")
-    if not path:
-        return ""
-    order = (
-        Order.objects.filter(pk=order_id, status=Status.PENDING)
-        .only("account_id", "reduce_only")
-        .first()
-    )
-    if order is None or order.reduce_only:
+    if not path or order.reduce_only:
         return ""
     return import_string(path)(account_id=order.account_id)
 

@@ -293,8 +293,8 @@ def order_submit(
                 refusal = verdict.reason if not verdict.approved else ""
             if not refusal:
                 order_store(order=order, actor=actor)
-                if gate is not None:
-                    gate.attach(verdict=verdict, order=order)
+            if gate is not None:
+                gate.record(verdict=verdict, order=None if refusal else order)
     except IntegrityError:
         if idempotency_key:
             # A concurrent request with the same key won the insert: return its order.

@@ -245,7 +245,10 @@ def test_a_decision_runs_a_fixed_number_of_queries(make_sim_account):
 
     def count():
         with transaction.atomic(), CaptureQueriesContext(connection) as queries:
-            gate.check(account=account, order=order, prepared=prepared, actor="t", context={})
+            verdict = gate.check(
+                account=account, order=order, prepared=prepared, actor="t", context={}
+            )
+            gate.record(verdict=verdict, order=None)
         return len(queries)
 
     count()  # the first decision creates the account's risk state
@@ -335,3 +338,55 @@ def test_the_order_path_reads_prices_from_the_cache_beat_keeps_warm(make_sim_acc
         submit(account, type="limit", amount=Decimal("0.01"), price=Decimal("59000"))
 
     assert "GET /api/v3/ticker/24hr" not in sim.control("GET", "/requests")
+
+
+@pytest.mark.django_db
+def test_the_gate_reads_the_same_limits_as_the_orm_in_its_one_query(make_sim_account):
+    from django.contrib.auth import get_user_model
+
+    from risk.rules import merge_limits
+    from risk.selectors import risk_inputs
+
+    account = make_sim_account()
+    other_account = make_sim_account()
+    owner = account.owner
+    RiskLimit.objects.create(
+        owner=owner,
+        scope="global",
+        max_order_value=Decimal("5000.5"),
+        allowed_symbols=["BTC/USDT", "ETH/USDT"],
+        loss_cooldown_minutes=15,
+    )
+    limit(account, max_order_value=Decimal("2500.25"), max_open_positions=3)
+    limit(other_account, max_order_value=Decimal("1"))  # another account's: not applied
+    RiskLimit.objects.create(
+        owner=owner, scope="strategy", strategy="trend", max_orders_per_minute=7
+    )
+    RiskLimit.objects.create(
+        owner=owner, scope="strategy", strategy="other", max_orders_per_minute=1
+    )
+    RiskLimit.objects.create(
+        owner=owner, scope="global", max_daily_loss=Decimal("1"), enabled=False
+    )
+    stranger = get_user_model().objects.create(username="stranger")
+    RiskLimit.objects.create(owner=stranger, scope="global", max_order_amount=Decimal("0.1"))
+    now = timezone.now()
+
+    for strategy in ("", "trend"):
+        inputs = risk_inputs(
+            account_id=account.pk,
+            symbol="BTC/USDT",
+            day_start=now,
+            minute_ago=now,
+            owner_id=owner.pk,
+            strategy=strategy,
+        )
+        merged = merge_limits(*inputs.limits)
+        assert merged == services.effective_limits(account=account, strategy=strategy)
+
+    assert merged.max_order_value == Decimal("2500.25")
+    assert merged.max_open_positions == 3
+    assert merged.max_orders_per_minute == 7
+    assert merged.allowed_symbols == frozenset({"BTC/USDT", "ETH/USDT"})
+    assert merged.loss_cooldown.total_seconds() == 900
+    assert merged.max_daily_loss is None and merged.max_order_amount is None
