@@ -128,6 +128,56 @@ def _find_locked(locked: dict, update: OrderUpdate) -> Order | None:
     return locked.get(("c", update.client_order_id)) or locked.get(("x", update.order_id))
 
 
+# What a venue update may change on an order.
+MERGED_FIELDS = (
+    "status",
+    "status_reason",
+    "filled",
+    "remaining",
+    "average_price",
+    "cost",
+    "fees",
+    "exchange_order_id",
+    "price",
+    "exchange_created_at",
+    "exchange_updated_at",
+    "raw",
+    "closed_at",
+    "updated_at",
+)
+
+
+def _save_merged(order: Order) -> None:
+    """Write a merged order now, or - inside a batch - once, with the batch's others."""
+    pending = getattr(_batch, "orders", None)
+    if pending is not None:
+        pending[order.pk] = order
+    else:
+        order.save(update_fields=MERGED_FIELDS)
+
+
+def _write_orders(orders: Iterable[Order]) -> None:
+    """One UPDATE statement for many orders, sent in one go (psycopg pipelines
+    executemany): a batch's orders cost one round trip, not one each. Values are
+    prepared by the model's own fields, so every backend gets what ``save`` would send."""
+    orders = list(orders)
+    if not orders:
+        return
+    fields = [Order._meta.get_field(name) for name in MERGED_FIELDS]
+    connection = transaction.get_connection()
+    quote = connection.ops.quote_name
+    assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
+    # Names from the model's metadata, values as parameters.
+    sql = f"UPDATE {quote(Order._meta.db_table)} SET {assignments} WHERE {quote('id')} = %s"  # noqa: S608
+    rows = [
+        [field.get_db_prep_save(getattr(order, field.attname), connection) for field in fields]
+        + [order.pk]
+        for order in orders
+    ]
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)
+
+
 def _merge(order: Order, update: OrderUpdate, actor: str) -> None:
     incoming = venue_status(update.status, filled=update.filled)
     if incoming is None:
@@ -192,24 +242,8 @@ def _merge(order: Order, update: OrderUpdate, actor: str) -> None:
     order.raw = update.raw
     if order.status in TERMINAL:
         order.closed_at = now
-    order.save(
-        update_fields=[
-            "status",
-            "status_reason",
-            "filled",
-            "remaining",
-            "average_price",
-            "cost",
-            "fees",
-            "exchange_order_id",
-            "price",
-            "exchange_created_at",
-            "exchange_updated_at",
-            "raw",
-            "closed_at",
-            "updated_at",
-        ]
-    )
+    order.updated_at = now
+    _save_merged(order)
     events.record_venue_update(
         order=order,
         old_status=old_status,
@@ -276,8 +310,10 @@ def _record_fills(
     if new and batch_known is not None:
         # A batch knows every trade id on record for the account and holds its orders'
         # locks: no savepoint to recover from a duplicate (a race would fail the
-        # delivery, which the stream then catches up on by polling).
-        created = Fill.objects.bulk_create(new)
+        # delivery, which the stream then catches up on by polling). Its fills are
+        # inserted together when the batch ends, before the events that point at them.
+        created = new
+        _batch.fills.extend(new)
     elif new:
         try:
             with transaction.atomic():
@@ -302,7 +338,8 @@ def _record_fills(
             events.record_fills(order=order, fills=created, actor=actor)
         if duplicates:
             events.record_fill_duplicates(order=order, trade_ids=duplicates, actor=actor)
-    publish_fills(created)
+    if batch_known is None:
+        publish_fills(created)  # a batch's go out once they have ids (_insert_batch_fills)
     if created:
         if batch_known is not None:
             batch_known.update(fill.exchange_trade_id for fill in created)
@@ -352,10 +389,32 @@ def _known_trades(account: ExchangeAccount, trade_ids: list[str]):
             "exchange_trade_id", flat=True
         )
     )
+    _batch.fills = []
     try:
         yield
     finally:
         trades.pop(account.pk, None)
+        _batch.fills = []
+
+
+@contextmanager
+def _batched_writes():
+    """Inside: merged orders and new fills are kept, and written at the end - the
+    orders in one statement, the fills in one INSERT (then their dashboard pushes)."""
+    if getattr(_batch, "orders", None) is not None:  # an outer batch writes
+        yield
+        return
+    _batch.orders = {}
+    try:
+        yield
+        _write_orders(_batch.orders.values())
+        fills = getattr(_batch, "fills", None)
+        if fills:
+            Fill.objects.bulk_create(fills)
+            publish_fills(fills)
+            _batch.fills = []
+    finally:
+        _batch.orders = None
 
 
 def order_apply_updates(
@@ -367,7 +426,12 @@ def order_apply_updates(
     client_ids = {u.client_order_id for u in updates if u.client_order_id}
     order_ids = {u.order_id for u in updates if u.order_id}
     trade_ids = [trade.trade_id for u in updates for trade in u.trades]
-    with transaction.atomic(), events.collecting(), _known_trades(account, trade_ids):
+    with (
+        transaction.atomic(),
+        events.collecting(),
+        _known_trades(account, trade_ids),
+        _batched_writes(),
+    ):
         locked: dict = {}
         for order in (
             Order.objects.select_for_update()

@@ -4,6 +4,8 @@ never twice. Faults are injected in the simulator; the client is the real ccxt."
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from orders import services
 from orders.models import Fill
@@ -224,7 +226,10 @@ def test_a_batch_of_updates_is_one_transaction_and_tells_positions_once(
 
     fills_committed.connect(listen, dispatch_uid="test-batch")
     try:
-        with django_capture_on_commit_callbacks(execute=True):
+        with (
+            django_capture_on_commit_callbacks(execute=True),
+            CaptureQueriesContext(connection) as queries,
+        ):
             services.order_apply_updates(
                 account=account,
                 updates=[venue.parse_order(p) for p in payloads],
@@ -232,6 +237,14 @@ def test_a_batch_of_updates_is_one_transaction_and_tells_positions_once(
             )
     finally:
         fills_committed.disconnect(dispatch_uid="test-batch")
+
+    def statements(start):
+        return [q["sql"] for q in queries.captured_queries if start in q["sql"]]
+
+    # The batch writes its orders in one statement and its fills in one INSERT.
+    assert len(statements('UPDATE "orders_order"')) == 1
+    assert statements('UPDATE "orders_order"')[0].startswith("3 times")
+    assert len(statements('INSERT INTO "orders_fill"')) == 1
 
     for order in orders:
         order.refresh_from_db()
