@@ -42,7 +42,10 @@ class PositionRow:
 class RiskInputs:
     balances: list[tuple[str, Decimal]] = field(default_factory=list)
     positions: list[PositionRow] = field(default_factory=list)
-    working_orders: list[tuple[str, Decimal, Decimal | None]] = field(default_factory=list)
+    # Orders still working in the symbol, per side: (side, value of those with a price,
+    # amount of those without one - valued at the last price by the caller). Summed in
+    # the database: an account with a thousand resting orders costs no more to decide.
+    working_orders: list[tuple[str, Decimal, Decimal]] = field(default_factory=list)
     realized_today: Decimal = Decimal(0)
     last_loss_at: datetime | None = None
     orders_last_minute: int = 0
@@ -171,9 +174,17 @@ def risk_inputs(
     }
           FROM {position} WHERE account_id = %s AND status = %s
         UNION ALL
-        {_branch("o", t("side"), t("remaining"), t("price"))}
+        {
+        _branch(
+            "o",
+            t("side"),
+            t("SUM(CASE WHEN price IS NOT NULL THEN COALESCE(remaining, 0) * price END)"),
+            t("SUM(CASE WHEN price IS NULL THEN COALESCE(remaining, 0) END)"),
+        )
+    }
           FROM {order}
          WHERE account_id = %s AND symbol = %s AND reduce_only = %s AND status IN ({marks})
+         GROUP BY side
         UNION ALL
         {_branch("l", *(t(name) for name in _LIMIT_FIELDS))}
           FROM {limit}
@@ -220,7 +231,7 @@ def risk_inputs(
     ]
     balances: list[tuple[str, Decimal]] = []
     positions: list[PositionRow] = []
-    working_orders: list[tuple[str, Decimal, Decimal | None]] = []
+    working_orders: list[tuple[str, Decimal, Decimal]] = []
     limits: list[Limits] = []
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -231,7 +242,7 @@ def risk_inputs(
         elif kind == "p":
             positions.append(PositionRow(a, c, _dec(b), _dec(d), _dec(e), _dec(f), g))
         elif kind == "o":
-            working_orders.append((a, _dec(b) or Decimal(0), _dec(c)))
+            working_orders.append((a, _dec(b) or Decimal(0), _dec(c) or Decimal(0)))
         elif kind == "l":
             limits.append(_limits_from_text((a, b, c, d, e, f, g, *rest)))
         else:

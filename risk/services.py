@@ -142,8 +142,8 @@ def build_snapshot(
             position_value += signed * (row.mark_price or last or row.entry_price or ZERO)
     # Orders still working add to the exposure they will create: a concurrent order,
     # decided just before this one, must count.
-    for side, remaining, price in inputs.working_orders:
-        value = remaining * (price or last or ZERO)
+    for side, priced_value, unpriced_amount in inputs.working_orders:
+        value = priced_value + unpriced_amount * (last or ZERO)
         position_value += value if side == "buy" else -value
     if equity > state.equity_peak:
         state.equity_peak = equity

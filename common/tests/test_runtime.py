@@ -76,3 +76,12 @@ def test_websockets_pass_through_without_taking_a_thread():
     asyncio.run(PersistentThreads(app, threads=1)({"type": "websocket"}, None, None))
 
     assert calls == ["websocket"]
+
+
+def test_cache_operations_reuse_one_redis_client():
+    cache = caches["default"]
+    cache.set("runtime-test", 1)
+    first = cache._cache.get_client(write=True)
+
+    assert cache.get("runtime-test") == 1
+    assert cache._cache.get_client(write=True) is first

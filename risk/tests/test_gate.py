@@ -283,6 +283,25 @@ def test_the_one_query_reads_realized_pnl_losses_and_the_global_switch_exactly(
         remaining=Decimal("0.25"),
         price=Decimal("60000.5"),
     )
+    # More working orders in the symbol: summed per side in the query.
+    OrderFactory(
+        account=account,
+        symbol="BTC/USDT",
+        status="pending",
+        remaining=Decimal("0.5"),
+        price=Decimal("59000"),
+    )
+    OrderFactory(
+        account=account,
+        symbol="BTC/USDT",
+        status="open",
+        side="sell",
+        type="market",
+        price=None,
+        remaining=Decimal("0.125"),
+    )
+    OrderFactory(account=account, symbol="ETH/USDT", status="open", remaining=Decimal("9"))
+    OrderFactory(account=account, symbol="BTC/USDT", status="filled", remaining=Decimal("0"))
     loss_at = now - timedelta(hours=1)
     for trade, amount, at in (
         ("1", "-12.345678901234", loss_at),
@@ -303,8 +322,11 @@ def test_the_one_query_reads_realized_pnl_losses_and_the_global_switch_exactly(
 
     assert inputs.realized_today == Decimal("-12.345678901234")
     assert abs(inputs.last_loss_at - loss_at) < timedelta(milliseconds=1)
-    assert inputs.working_orders == [("buy", Decimal("0.25"), Decimal("60000.5"))]
-    assert inputs.orders_last_minute == 1
+    assert sorted(inputs.working_orders) == [
+        ("buy", Decimal("44500.125"), Decimal(0)),
+        ("sell", Decimal(0), Decimal("0.125")),
+    ]
+    assert inputs.orders_last_minute == 5
     assert (inputs.global_kill_switch, inputs.global_kill_reason) == (True, "maintenance")
 
 
