@@ -374,8 +374,12 @@ def bench_decisions(bench: Bench, account_pk: int, iterations: int) -> list[Deci
                 transaction.set_rollback(True)  # the same state every time
             return row
 
+        with transaction.atomic(durable=True):
+            # Committed (decisions below roll back): the account's RiskState row and its
+            # equity peak exist, as they do for every account that has traded.
+            gate.check(account=account, order=order, prepared=prepared, actor="bench", context={})
         for _ in range(20):
-            decide()  # warm: the account's RiskState exists, caches filled
+            decide()  # warm: caches filled
         with CaptureQueriesContext(connection) as captured:
             row = decide()
         # Without the transaction's own BEGIN/ROLLBACK (order_submit's, not the gate's).

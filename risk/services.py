@@ -22,7 +22,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -79,11 +79,27 @@ def effective_limits(*, account: ExchangeAccount, strategy: str = "") -> rules.L
 
 
 def lock_state(account: ExchangeAccount) -> RiskState:
-    """The account's RiskState row, locked until the transaction ends (created once)."""
-    state, created = RiskState.objects.select_for_update().get_or_create(account=account)
-    if created:
-        state.refresh_from_db()  # field defaults as the database stores them (Decimals)
+    """The account's RiskState row, locked until the transaction ends (created once).
+
+    Its own statement, before the snapshot is read: under READ COMMITTED the next
+    statement then sees everything committed by whoever held the lock before us."""
+    state = _locked_state(account.pk)
+    if state is None:
+        RiskState.objects.get_or_create(account=account)
+        state = _locked_state(account.pk)
     return state
+
+
+def _locked_state(account_id: int) -> RiskState | None:
+    # Written out (it runs on every order): the ORM spends longer building this query
+    # than the database takes to answer it.
+    table = RiskState._meta.db_table
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    rows = RiskState.objects.raw(
+        f"SELECT * FROM {table} WHERE account_id = %s{lock}",  # noqa: S608
+        [account_id],
+    )
+    return next(iter(rows), None)
 
 
 def halted_reason(state: RiskState | None, inputs: RiskInputs | None = None) -> str:
