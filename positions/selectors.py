@@ -112,15 +112,32 @@ def portfolio_summary(*, user, prices: dict[str, Decimal] | None = None) -> Port
     accounts = list(ExchangeAccount.objects.filter(owner=user, is_active=True))
     if prices is None:
         prices = last_prices(accounts)
-    balances = [
+    scope = {"account__owner": user, "account__is_active": True}
+    balances = _balance_lines(Balance.objects.filter(**scope))
+    positions = _position_lines(Position.objects.filter(**scope))
+    realized_today = RealizedPnl.objects.filter(
+        account__owner=user, realized_at__gte=day_start(timezone.now())
+    ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+    return value_portfolio(
+        balances=balances,
+        positions=positions,
+        prices=prices,
+        reference=settings.PORTFOLIO_REFERENCE_ASSET,
+        realized_today=realized_today,
+    )
+
+
+def _balance_lines(balances) -> list[BalanceLine]:
+    return [
         BalanceLine(account_id, asset, total)
-        for account_id, asset, total in Balance.objects.filter(
-            account__owner=user, account__is_active=True
-        ).values_list("account_id", "asset", "total")
+        for account_id, asset, total in balances.values_list("account_id", "asset", "total")
     ]
+
+
+def _position_lines(positions) -> list[PositionLine]:
     # Plain tuples, not model instances: the valuation needs values, and building 500
     # instances costs more than the query.
-    positions = [
+    return [
         PositionLine(
             account_id=account_id,
             symbol=symbol,
@@ -131,9 +148,7 @@ def portfolio_summary(*, user, prices: dict[str, Decimal] | None = None) -> Port
             derivative=source == Position.Source.EXCHANGE,
         )
         for account_id, symbol, side, contracts, entry_price, mark_price, unrealized, source in (
-            Position.objects.filter(
-                account__owner=user, account__is_active=True, status=Position.Status.OPEN
-            ).values_list(
+            positions.filter(status=Position.Status.OPEN).values_list(
                 "account_id",
                 "symbol",
                 "side",
@@ -145,16 +160,18 @@ def portfolio_summary(*, user, prices: dict[str, Decimal] | None = None) -> Port
             )
         )
     ]
-    realized_today = RealizedPnl.objects.filter(
-        account__owner=user, realized_at__gte=day_start(timezone.now())
-    ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
+
+
+def account_equity(*, account: ExchangeAccount, prices: dict[str, Decimal]) -> Decimal:
+    """One account's equity in PORTFOLIO_REFERENCE_ASSET, valued as ``portfolio_summary``
+    values it (two queries: its balances and its open positions)."""
     return value_portfolio(
-        balances=balances,
-        positions=positions,
+        balances=_balance_lines(Balance.objects.filter(account=account)),
+        positions=_position_lines(Position.objects.filter(account=account)),
         prices=prices,
         reference=settings.PORTFOLIO_REFERENCE_ASSET,
-        realized_today=realized_today,
-    )
+        realized_today=Decimal(0),
+    ).equity_by_account.get(account.pk, Decimal(0))
 
 
 def equity_curve(*, user, account_id: int | None = None) -> list[tuple[datetime, Decimal]]:

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts import gateway
 from accounts.models import AccountGroupMember, ExchangeAccount
+from common.api import represent
 from common.exceptions import ApplicationError, PermissionDenied, ValidationFailed
 from orders.models import Order
 from orders.services import OrderRequest, order_submit
@@ -165,7 +166,7 @@ def _publish_signal(signal: Signal) -> None:
     broadcast_on_commit(
         group=user_group(signal.source.owner_id),
         event="signal.updated",
-        payload=SignalOutput(signal).data,
+        payload=represent(SignalOutput, signal),
     )
 
 
@@ -204,7 +205,7 @@ def _amount(
     """The order's amount by the source's sizing method, x the account's weight, then
     capped by the account's limits and rounded down to the market's step."""
     from orders.services.submit import market_rules_for
-    from positions.selectors import portfolio_summary
+    from positions.selectors import account_equity
     from risk.services import effective_limits
 
     source = signal.source
@@ -216,9 +217,7 @@ def _amount(
         SignalSource.Sizing.VOLATILITY,
     )
     if source.sizing in needs_equity or limits.max_position_pct is not None:
-        equity = portfolio_summary(user=account.owner, prices=prices).equity_by_account.get(
-            account.pk, Decimal(0)
-        )
+        equity = account_equity(account=account, prices=prices)
     if signal.size_hint is not None:
         amount = sizing.size_fixed_quote(quote_amount=signal.size_hint, price=price)
     elif source.sizing == SignalSource.Sizing.PCT_EQUITY:

@@ -171,3 +171,20 @@ def test_positions_admin_is_read_only(admin_client):
     assert admin_client.get(f"/admin/positions/position/{position.pk}/change/").status_code == 200
     assert admin_client.get("/admin/positions/position/add/").status_code == 403
     assert Position.objects.count() == 1
+
+
+def test_one_accounts_equity_is_its_share_of_the_portfolio(owner, django_assert_num_queries):
+    from positions.selectors import account_equity, portfolio_summary
+
+    accounts = [ExchangeAccountFactory(owner=owner, market_type="swap") for _ in range(3)]
+    prices = {"BTC/USDT": Decimal("61000"), "BTC/USDT:USDT": Decimal("61000")}
+    for n, account in enumerate(accounts, start=1):
+        BalanceFactory(account=account, total=str(1000 * n))
+        PositionFactory(account=account)
+    whole = portfolio_summary(user=owner, prices=prices).equity_by_account
+
+    for account in accounts:
+        with django_assert_num_queries(2):  # its balances, its open positions
+            equity = account_equity(account=account, prices=prices)
+        assert equity == whole[account.pk]
+    assert account_equity(account=accounts[1], prices=prices) != whole[accounts[0].pk]

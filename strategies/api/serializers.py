@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from common.api import CachedFieldsSerializer
 from orders.api.serializers import OrderOutput
 from strategies.models import Signal, Strategy
 
@@ -65,7 +66,7 @@ def normalize_symbol(raw: str) -> str:
     return raw
 
 
-class SignalOutput(serializers.ModelSerializer):
+class SignalOutput(CachedFieldsSerializer):
     orders = OrderOutput(many=True, read_only=True)
     decisions = serializers.SerializerMethodField()
 
