@@ -52,6 +52,10 @@ def mandatory_param(name: str) -> BinanceError:
     )
 
 
+def param_not_required(name: str) -> BinanceError:
+    return BinanceError(-1106, f"Parameter '{name}' sent when not required.")
+
+
 def illegal_param(name: str) -> BinanceError:
     return BinanceError(
         -1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'."
@@ -109,6 +113,36 @@ def spot_would_match_and_take() -> BinanceError:
 
 def spot_stop_would_trigger() -> BinanceError:
     return BinanceError(-2010, "Stop price would trigger immediately.")
+
+
+# Spot order lists (OCO).
+def oco_order_type_rejected() -> BinanceError:
+    return BinanceError(-1158, "Order type not supported in OCO.")
+
+
+def oco_needs_contingent_order() -> BinanceError:
+    return BinanceError(-1168, "At least one OCO order must be contingent.")
+
+
+# Which kind of order a BUY or SELL OCO wants in each slot, and Binance's error when it is
+# in the other one: (side, kind) -> (code, text).
+_OCO_MISPLACED = {
+    ("BUY", "LIMIT_MAKER"): (-1165, "A limit order in a buy OCO must be below."),
+    ("SELL", "LIMIT_MAKER"): (-1166, "A limit order in a sell OCO must be above."),
+    ("BUY", "STOP_LOSS"): (-1196, "A stop loss order in a buy OCO must be above."),
+    ("SELL", "STOP_LOSS"): (-1197, "A stop loss order in a sell OCO must be below."),
+    ("BUY", "TAKE_PROFIT"): (-1198, "A take profit order in a buy OCO must be below."),
+    ("SELL", "TAKE_PROFIT"): (-1199, "A take profit order in a sell OCO must be above."),
+}
+
+
+def oco_order_misplaced(side: str, kind: str) -> BinanceError:
+    """``kind`` is LIMIT_MAKER, STOP_LOSS or TAKE_PROFIT (the _LIMIT variants share a text)."""
+    return BinanceError(*_OCO_MISPLACED[(side, kind)])
+
+
+def oco_price_relationship() -> BinanceError:
+    return BinanceError(-2010, "The relationship of the prices for the orders is not correct.")
 
 
 # USD-M order rejections.

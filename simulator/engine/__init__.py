@@ -1,5 +1,19 @@
 """The matching engine and venue state (no I/O, no aiohttp): see ``exchange.Exchange``."""
 
-from .exchange import AlgoRequest, CancelReplaceResult, Exchange, OrderRequest
+from .exchange import (
+    AlgoRequest,
+    CancelReplaceResult,
+    Exchange,
+    OcoLegRequest,
+    OcoRequest,
+    OrderRequest,
+)
 
-__all__ = ["AlgoRequest", "CancelReplaceResult", "Exchange", "OrderRequest"]
+__all__ = [
+    "AlgoRequest",
+    "CancelReplaceResult",
+    "Exchange",
+    "OcoLegRequest",
+    "OcoRequest",
+    "OrderRequest",
+]

@@ -24,6 +24,8 @@ Types (``event.type`` is a dotted name, house style):
                        and/or quantity; Binance's ORDER_TRADE_UPDATE ``x``), possibly followed
                        by TRADE if the new price crosses. A spot cancelReplace is CANCELED for
                        the old order, then NEW (and TRADE...) for the new one, as on Binance.
+                       Spot OCO orders carry their ``order_list_id``: when one triggers or
+                       trades, the other is EXPIRED first; cancelling one is CANCELED for both.
 ``trade.user``         :class:`UserTrade` - one fill of one account's order (maker or taker).
 ``balance.changed``    :class:`BalanceChanged` - spot free/locked or the USD-M wallet
                        changed for the listed assets; read the account for values.

@@ -33,11 +33,13 @@ from .events import (
 )
 from .market import MarketState
 from .model import (
+    ALL_DONE,
     BUY,
     CANCELED,
     EXPIRED,
     FILLED,
     NEW,
+    NO_LIST,
     PARTIALLY_FILLED,
     SELL,
     SPOT_STOP_TYPES,
@@ -47,6 +49,7 @@ from .model import (
     ApiKey,
     Fill,
     Order,
+    OrderList,
     PublicTradeRecord,
 )
 
@@ -70,6 +73,14 @@ ALGO_ORDER_TYPES = (
     "TRAILING_STOP_MARKET",
 )
 FUTURES_EXCHANGE_INFO_TYPES = FUTURES_ORDER_TYPES + ALGO_ORDER_TYPES
+OCO_ORDER_TYPES = (
+    "STOP_LOSS",
+    "STOP_LOSS_LIMIT",
+    "TAKE_PROFIT",
+    "TAKE_PROFIT_LIMIT",
+    "LIMIT_MAKER",
+)
+SPOT_LIMIT_PRICED_TYPES = ("LIMIT_MAKER", "STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT")
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
 FUTURES_TIME_IN_FORCE = ("GTC", "IOC", "FOK", "GTX")
 MAX_TRIGGER_ROUNDS = 20  # triggered orders can trade and trigger others; bound the cascade
@@ -93,6 +104,29 @@ class OrderRequest:
     client_order_id: str | None = None
     quote_order_qty: Decimal | None = None
     reduce_only: bool = False
+
+
+@dataclass(slots=True)
+class OcoLegRequest:
+    """One order of an OCO (Binance's ``above*`` or ``below*`` parameters)."""
+
+    type: str
+    price: Decimal | None = None
+    stop_price: Decimal | None = None
+    time_in_force: str | None = None
+    client_order_id: str | None = None
+
+
+@dataclass(slots=True)
+class OcoRequest:
+    """``POST /api/v3/orderList/oco``: two orders of one side and quantity."""
+
+    symbol: str
+    side: str
+    quantity: Decimal | None
+    above: OcoLegRequest
+    below: OcoLegRequest
+    list_client_order_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -168,6 +202,7 @@ class Exchange:
         self.listen_keys: dict[str, str] = {}
         self.ticks = 0
         self._next_order_id = {SPOT: 1, FUTURES: 1}
+        self._next_order_list_id = 1
         self._next_algo_id = 1
         self._open_algos: dict[str, dict[int, AlgoOrder]] = {s: {} for s in config.futures}
         self._listeners: list[Listener] = []
@@ -500,6 +535,8 @@ class Exchange:
                 if order.remaining <= 0:
                     order.status = FILLED
                 continue
+            if order.order_list_id != NO_LIST:
+                self._leave_list(order)
             fill = self._settle(mkt, order, trade_id, price, qty, quote_qty, is_maker, now)
             order.fills.append(fill)
             if order.remaining <= 0:
@@ -564,6 +601,7 @@ class Exchange:
             is_maker=is_maker,
             time=now,
             realized_pnl=realized,
+            order_list_id=order.order_list_id,
         )
         account.fills[mkt.venue].append(fill)
         return fill
@@ -576,6 +614,8 @@ class Exchange:
             return
         account = self.accounts[order.account_id]
         account.open_orders.pop(order.order_id, None)
+        if order.order_list_id != NO_LIST:
+            self._end_list_if_done(account, order)
         if order.locked:
             balance = account.spot_balances[order.locked_asset]
             balance.locked -= order.locked
@@ -683,12 +723,21 @@ class Exchange:
         else:
             mkt.book.add(order)
 
-    def _cancel(self, mkt: MarketState, order: Order) -> None:
+    def _withdraw(self, mkt: MarketState, order: Order) -> None:
+        """Take an open order off the book, or out of the stops waiting for a trigger."""
         if order.is_working:
             mkt.book.remove(order)
         else:
             mkt.pending_stops.pop(order.order_id, None)
+
+    def _cancel(self, mkt: MarketState, order: Order) -> None:
+        partner = self._open_list_partner(order)
+        self._withdraw(mkt, order)
         self._finish(order, CANCELED)
+        if partner is not None:
+            # Binance: cancelling one order of an order list cancels the whole list.
+            self._withdraw(mkt, partner)
+            self._finish(partner, CANCELED)
         self._flush_book(mkt)
 
     def find_order(
@@ -737,7 +786,8 @@ class Exchange:
         mkt = self.market(venue, symbol)
         orders = self.open_orders(venue, account_id, symbol)
         for order in orders:
-            self._cancel(mkt, order)
+            if order.is_open:  # the other order of an OCO went with the first
+                self._cancel(mkt, order)
         return orders
 
     def user_trades(self, venue: str, account_id: str, symbol: str | None) -> list[Fill]:
@@ -832,6 +882,8 @@ class Exchange:
         return order
 
     def _trigger_spot_stop(self, mkt: MarketState, order: Order) -> None:
+        if order.order_list_id != NO_LIST:
+            self._leave_list(order)
         order.working_time = self.now()
         order.update_time = order.working_time
         if order.side == BUY and order.executes_as_market:
@@ -849,6 +901,235 @@ class Exchange:
                 order.locked += extra
         self._emit_order(order, "TRIGGERED")
         self._run_taker(mkt, order)
+
+    # ------------------------------------------------------------------ spot order lists (OCO)
+    def _oco_leg_request(self, req: OcoRequest, leg: OcoLegRequest, prefix: str) -> OrderRequest:
+        """Binance's parameter checks of one OCO order, named by its prefixed parameter."""
+        kind = leg.type
+        if kind not in SPOT_ORDER_TYPES:
+            raise errors.invalid_order_type()
+        if kind not in OCO_ORDER_TYPES:
+            raise errors.oco_order_type_rejected()
+        priced = kind in SPOT_LIMIT_PRICED_TYPES
+        if priced and leg.price is None:
+            raise errors.mandatory_param(f"{prefix}Price")
+        if not priced and leg.price is not None:
+            raise errors.param_not_required(f"{prefix}Price")
+        if kind in SPOT_STOP_TYPES and leg.stop_price is None:
+            raise errors.mandatory_param(f"{prefix}StopPrice")
+        if kind not in SPOT_STOP_TYPES and leg.stop_price is not None:
+            raise errors.param_not_required(f"{prefix}StopPrice")
+        if kind in ("STOP_LOSS_LIMIT", "TAKE_PROFIT_LIMIT") and leg.time_in_force is None:
+            raise errors.mandatory_param(f"{prefix}TimeInForce")
+        return OrderRequest(
+            symbol=req.symbol,
+            side=req.side,
+            type=kind,
+            quantity=req.quantity,
+            price=leg.price,
+            stop_price=leg.stop_price,
+            time_in_force=leg.time_in_force,
+            client_order_id=leg.client_order_id,
+        )
+
+    @staticmethod
+    def _oco_family(kind: str) -> str:
+        if kind == "LIMIT_MAKER":
+            return kind
+        return "STOP_LOSS" if kind.startswith("STOP_LOSS") else "TAKE_PROFIT"
+
+    def place_spot_oco(self, account_id: str, req: OcoRequest) -> OrderList:
+        """Binance's ``POST /api/v3/orderList/oco``: a below and an above order, one of
+        which must be a stop loss (below for a SELL, above for a BUY) and the other a take
+        profit or LIMIT_MAKER; the last price must lie strictly between them.
+
+        Checks run before anything changes; a rejection raises Binance's error. The list
+        holds the funds for ``quantity`` once (base for SELL; for BUY the quote at the dearer
+        order's price plus the highest fee). Both orders are then ordinary open orders with
+        the list's ``orderListId``: stops wait for their trigger, a LIMIT_MAKER rests on the
+        book. The below order is created first (the lower order id), as Binance does.
+        """
+        mkt = self.market(SPOT, req.symbol)
+        account = self.accounts[account_id]
+        spec = mkt.spec
+        if req.side not in (BUY, SELL):
+            raise errors.invalid_side()
+        if req.quantity is None:
+            raise errors.mandatory_param("quantity")
+        below = self._oco_leg_request(req, req.below, "below")
+        above = self._oco_leg_request(req, req.above, "above")
+        if below.type == above.type == "LIMIT_MAKER":
+            raise errors.oco_needs_contingent_order()
+        # The stop loss protects against the adverse move: below a SELL, above a BUY.
+        stop_slot, profit_slot = (below, above) if req.side == SELL else (above, below)
+        for leg, wants_stop in ((above, above is stop_slot), (below, below is stop_slot)):
+            family = self._oco_family(leg.type)
+            if (family == "STOP_LOSS") != wants_stop:
+                raise errors.oco_order_misplaced(req.side, family)
+        for leg in (below, above):
+            self._validate_spot_request(mkt, leg)
+
+        def level(leg: OrderRequest) -> Decimal:
+            # Binance compares the limit price of LIMIT_MAKER / TAKE_PROFIT_LIMIT and the
+            # stop price of the others with the last price.
+            priced = leg.type in ("LIMIT_MAKER", "TAKE_PROFIT_LIMIT")
+            return leg.price if priced else leg.stop_price  # type: ignore[return-value]
+
+        last = mkt.last_price
+        if not level(below) < last < level(above):
+            raise errors.oco_price_relationship()
+        for leg in (below, above):
+            if leg.type in SPOT_STOP_TYPES and _triggered(
+                leg.type,
+                leg.side,
+                leg.stop_price,  # type: ignore[arg-type]
+                last,
+            ):
+                raise errors.spot_stop_would_trigger()
+        if profit_slot.type == "LIMIT_MAKER":
+            best = mkt.book.best_price(SELL if req.side == BUY else BUY)
+            price: Decimal = profit_slot.price  # type: ignore[assignment]
+            if best is not None and (price >= best if req.side == BUY else price <= best):
+                raise errors.spot_would_match_and_take()
+        for leg in (below, above):
+            self._check_client_id(SPOT, account, leg.client_order_id)
+        if below.client_order_id and below.client_order_id == above.client_order_id:
+            raise errors.spot_duplicate_order()
+        list_client_id = req.list_client_order_id
+        if list_client_id:
+            existing = account.order_lists_by_client_id.get(list_client_id)
+            if existing is not None and existing.is_executing:
+                raise errors.spot_duplicate_order()
+
+        # One hold for the list: whichever order executes can use all of it, and at most
+        # one of them does.
+        qty: Decimal = req.quantity
+        if req.side == SELL:
+            asset, lock = spec.base, qty
+        else:
+            fees = self.config.spot_fees
+            rate = max(fees.maker, fees.taker)
+            asset = spec.quote
+            lock = max(
+                accounting.spot_buy_lock(
+                    leg.price if leg.price is not None else leg.stop_price,  # type: ignore[arg-type]
+                    qty,
+                    rate,
+                )
+                for leg in (below, above)
+            )
+        balance = account.spot_balances[asset]
+        if balance.free < lock:
+            raise errors.spot_insufficient_balance()
+
+        now = self.now()
+        list_id = self._next_order_list_id
+        self._next_order_list_id += 1
+        orders = [self._new_order(SPOT, account, leg, now) for leg in (below, above)]
+        for order in orders:
+            order.order_list_id = list_id
+            order.locked_asset = asset
+        order_list = OrderList(
+            order_list_id=list_id,
+            list_client_order_id=list_client_id or f"sim-list-{list_id}",
+            symbol=req.symbol,
+            account_id=account_id,
+            orders=orders,
+            transaction_time=now,
+            locked_asset=asset,
+            locked=lock,
+        )
+        account.order_lists[list_id] = order_list
+        account.order_lists_by_client_id[order_list.list_client_order_id] = order_list
+        balance.free -= lock
+        balance.locked += lock
+        self._emit_balance(SPOT, account_id, (asset,), "ORDER")
+        for order in orders:
+            if order.type in SPOT_STOP_TYPES:
+                mkt.pending_stops[order.order_id] = order
+                self._emit_order(order, "NEW")
+            else:
+                order.working_time = now
+                self._emit_order(order, "NEW")
+                self._run_taker(mkt, order)  # a LIMIT_MAKER checked not to cross: it rests
+        self._after_trades(mkt)
+        return order_list
+
+    def _leave_list(self, order: Order) -> None:
+        """``order`` of an executing OCO triggers or trades: it takes over the list's hold
+        and the other order expires (Binance expires the other order of an OCO as soon as
+        one is triggered, filled or partially filled)."""
+        account = self.accounts[order.account_id]  # type: ignore[index]
+        order_list = account.order_lists[order.order_list_id]
+        if not order_list.is_executing:
+            return
+        order.locked += order_list.locked
+        order_list.locked = ZERO
+        order_list.list_status_type = order_list.list_order_status = ALL_DONE
+        other = order_list.other(order)
+        if other.is_open:
+            self._withdraw(self.market(SPOT, other.symbol), other)
+            self._finish(other, EXPIRED)
+
+    def _end_list_if_done(self, account: Account, order: Order) -> None:
+        """Called as ``order`` ends: once no order of a still-executing list is open (both
+        cancelled), the list is done and its hold goes back to the free balance."""
+        order_list = account.order_lists.get(order.order_list_id)
+        if order_list is None or not order_list.is_executing:
+            return
+        if any(o.is_open for o in order_list.orders):
+            return
+        order_list.list_status_type = order_list.list_order_status = ALL_DONE
+        if order_list.locked:
+            balance = account.spot_balances[order_list.locked_asset]
+            balance.locked -= order_list.locked
+            balance.free += order_list.locked
+            order_list.locked = ZERO
+            self._emit_balance(SPOT, account.account_id, (order_list.locked_asset,), "ORDER")
+
+    def _open_list_partner(self, order: Order) -> Order | None:
+        """The other order of ``order``'s list while the list is executing and it is open."""
+        if order.order_list_id == NO_LIST or order.account_id is None:
+            return None
+        order_list = self.accounts[order.account_id].order_lists[order.order_list_id]
+        if not order_list.is_executing:
+            return None
+        other = order_list.other(order)
+        return other if other.is_open else None
+
+    def find_order_list(
+        self, account_id: str, order_list_id: int | None, list_client_id: str | None
+    ) -> OrderList | None:
+        account = self.accounts[account_id]
+        if order_list_id is not None:
+            return account.order_lists.get(order_list_id)
+        if list_client_id is not None:
+            return account.order_lists_by_client_id.get(list_client_id)
+        raise errors.BinanceError(
+            -1102,
+            "Param 'orderListId' or 'listClientOrderId' must be sent, but both were empty/null!",
+        )
+
+    def cancel_order_list(
+        self,
+        account_id: str,
+        symbol: str,
+        order_list_id: int | None,
+        list_client_id: str | None,
+    ) -> OrderList:
+        """Binance's ``DELETE /api/v3/orderList``: cancel the list's open orders."""
+        mkt = self.market(SPOT, symbol)
+        order_list = self.find_order_list(account_id, order_list_id, list_client_id)
+        if order_list is None or order_list.symbol != symbol:
+            raise errors.unknown_order_on_cancel()
+        open_orders = [o for o in order_list.orders if o.is_open]
+        if not open_orders:
+            raise errors.unknown_order_on_cancel()
+        self._cancel(mkt, open_orders[0])  # takes the other order with it
+        for order in open_orders[1:]:
+            if order.is_open:
+                self._cancel(mkt, order)
+        return order_list
 
     # ------------------------------------------------------------------ amendments
     def cancel_replace_spot_order(
@@ -1356,5 +1637,7 @@ __all__ = [
     "AlgoRequest",
     "CancelReplaceResult",
     "Exchange",
+    "OcoLegRequest",
+    "OcoRequest",
     "OrderRequest",
 ]

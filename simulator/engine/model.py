@@ -19,6 +19,12 @@ CANCELED = "CANCELED"
 EXPIRED = "EXPIRED"
 OPEN_STATUSES = frozenset({NEW, PARTIALLY_FILLED})
 
+# Order list (OCO) statuses: Binance's listStatusType / listOrderStatus.
+EXEC_STARTED = "EXEC_STARTED"
+EXECUTING = "EXECUTING"
+ALL_DONE = "ALL_DONE"
+NO_LIST = -1  # orderListId of an order that belongs to no list
+
 # Types that execute as market orders once working.
 MARKET_LIKE = frozenset(
     {
@@ -57,6 +63,7 @@ class Order:
     orig_type: str = ""
     update_time: int = 0
     working_time: int = -1  # -1 while a stop order waits for its trigger (Binance's value)
+    order_list_id: int = NO_LIST
     # Spot: funds held for the rest of this order (asset, amount); released when it ends.
     locked_asset: str = ""
     locked: Decimal = ZERO
@@ -102,6 +109,37 @@ class Fill:
     is_maker: bool
     time: int
     realized_pnl: Decimal = ZERO
+    order_list_id: int = NO_LIST
+
+
+@dataclass(eq=False, slots=True)
+class OrderList:
+    """A spot OCO: two orders of one side and quantity, at most one of which may execute.
+
+    While the list is executing it holds the funds for the quantity once (``locked``); its
+    orders hold nothing. The first order to trigger or trade takes the hold over and the
+    other expires; cancelling either cancels both and releases the hold.
+    """
+
+    order_list_id: int
+    list_client_order_id: str
+    symbol: str
+    account_id: str
+    orders: list[Order]  # Binance's order: the below order first, then the above one
+    transaction_time: int
+    locked_asset: str
+    locked: Decimal
+    contingency_type: str = "OCO"
+    list_status_type: str = EXEC_STARTED
+    list_order_status: str = EXECUTING
+
+    @property
+    def is_executing(self) -> bool:
+        return self.list_order_status == EXECUTING
+
+    def other(self, order: Order) -> Order:
+        below, above = self.orders
+        return above if order is below else below
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +245,9 @@ class Account:
     orders: dict[int, Order] = field(default_factory=dict)
     open_orders: dict[int, Order] = field(default_factory=dict)
     orders_by_client_id: dict[tuple[str, str], Order] = field(default_factory=dict)
+    # Spot order lists (OCO), by orderListId and by listClientOrderId.
+    order_lists: dict[int, OrderList] = field(default_factory=dict)
+    order_lists_by_client_id: dict[str, OrderList] = field(default_factory=dict)
     fills: dict[str, list[Fill]] = field(default_factory=lambda: defaultdict(list))
     algo_orders: dict[int, AlgoOrder] = field(default_factory=dict)
     algo_by_client_id: dict[str, AlgoOrder] = field(default_factory=dict)

@@ -9,7 +9,16 @@ from ..config import MarketSpec, SimConfig
 from ..engine import CancelReplaceResult, Exchange
 from ..engine.exchange import FUTURES_EXCHANGE_INFO_TYPES, SPOT_ORDER_TYPES
 from ..engine.market import MarketState
-from ..engine.model import BUY, ZERO, AlgoOrder, Candle, Fill, Order, PublicTradeRecord
+from ..engine.model import (
+    BUY,
+    ZERO,
+    AlgoOrder,
+    Candle,
+    Fill,
+    Order,
+    OrderList,
+    PublicTradeRecord,
+)
 from .fmt import d8, fixed, places, plain
 
 RATE_LIMITS = [
@@ -33,7 +42,7 @@ def spot_symbol_info(spec: MarketSpec) -> dict[str, Any]:
         "quoteCommissionPrecision": 8,
         "orderTypes": list(SPOT_ORDER_TYPES),
         "icebergAllowed": False,
-        "ocoAllowed": False,
+        "ocoAllowed": True,
         "otoAllowed": False,
         "quoteOrderQtyMarketAllowed": True,
         "allowTrailingStop": False,
@@ -285,7 +294,7 @@ def spot_order(o: Order) -> dict[str, Any]:
     return {
         "symbol": o.symbol,
         "orderId": o.order_id,
-        "orderListId": -1,
+        "orderListId": o.order_list_id,
         "clientOrderId": o.client_order_id,
         "price": d8(o.price),
         "origQty": d8(o.orig_qty),
@@ -310,7 +319,7 @@ def spot_order_ack(o: Order) -> dict[str, Any]:
     return {
         "symbol": o.symbol,
         "orderId": o.order_id,
-        "orderListId": -1,
+        "orderListId": o.order_list_id,
         "clientOrderId": o.client_order_id,
         "transactTime": o.time,
     }
@@ -358,7 +367,7 @@ def spot_cancel(o: Order, cancel_client_id: str) -> dict[str, Any]:
         "symbol": o.symbol,
         "origClientOrderId": o.client_order_id,
         "orderId": o.order_id,
-        "orderListId": -1,
+        "orderListId": o.order_list_id,
         "clientOrderId": cancel_client_id,
         "transactTime": o.update_time,
         "price": d8(o.price),
@@ -372,6 +381,27 @@ def spot_cancel(o: Order, cancel_client_id: str) -> dict[str, Any]:
         "side": o.side,
         "stopPrice": d8(o.stop_price),
         "selfTradePreventionMode": "NONE",
+    }
+
+
+def spot_order_list(
+    order_list: OrderList, reports: list[dict[str, Any]], transaction_time: int
+) -> dict[str, Any]:
+    """An order list (OCO) answer: placing it (``orderReports`` in the requested response
+    type) or cancelling it (``orderReports`` are cancel answers). Orders: below, then above."""
+    return {
+        "orderListId": order_list.order_list_id,
+        "contingencyType": order_list.contingency_type,
+        "listStatusType": order_list.list_status_type,
+        "listOrderStatus": order_list.list_order_status,
+        "listClientOrderId": order_list.list_client_order_id,
+        "transactionTime": transaction_time,
+        "symbol": order_list.symbol,
+        "orders": [
+            {"symbol": o.symbol, "orderId": o.order_id, "clientOrderId": o.client_order_id}
+            for o in order_list.orders
+        ],
+        "orderReports": reports,
     }
 
 
@@ -405,7 +435,7 @@ def spot_trade(f: Fill) -> dict[str, Any]:
         "symbol": f.symbol,
         "id": f.trade_id,
         "orderId": f.order_id,
-        "orderListId": -1,
+        "orderListId": f.order_list_id,
         "price": d8(f.price),
         "qty": d8(f.qty),
         "quoteQty": d8(f.quote_qty),

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from .. import errors
 from ..config import SPOT
-from ..engine import OrderRequest
+from ..engine import OcoLegRequest, OcoRequest, OrderRequest
 from ..engine.exchange import CANCEL_REPLACE_MODES, wall_clock_ms
 from ..engine.model import Order
 from . import params as p
@@ -201,6 +201,63 @@ async def cancel_replace(request: web.Request) -> web.Response:
     )
 
 
+def _oco_leg(params: dict[str, str], prefix: str) -> OcoLegRequest:
+    return OcoLegRequest(
+        type=p.required(params, f"{prefix}Type"),
+        price=p.optional_decimal(params, f"{prefix}Price"),
+        stop_price=p.optional_decimal(params, f"{prefix}StopPrice"),
+        time_in_force=params.get(f"{prefix}TimeInForce") or None,
+        client_order_id=params.get(f"{prefix}ClientOrderId") or None,
+    )
+
+
+ORDER_LIST_REPORTS = {
+    "ACK": ser.spot_order_ack,
+    "RESULT": ser.spot_order_result,
+    "FULL": ser.spot_order_full,
+}
+
+
+async def new_order_list_oco(request: web.Request) -> web.Response:
+    """``POST /api/v3/orderList/oco``: the list with both orders' reports (below first).
+
+    ``newOrderRespType`` shapes each report as for a single order; without it the reports
+    have the RESULT shape (no ``fills``), as in Binance's documented answer.
+    """
+    params, key = await signed_params(request, trade=True)
+    req = OcoRequest(
+        symbol=p.required(params, "symbol"),
+        side=p.required(params, "side"),
+        quantity=p.optional_decimal(params, "quantity"),
+        above=_oco_leg(params, "above"),
+        below=_oco_leg(params, "below"),
+        list_client_order_id=params.get("listClientOrderId") or None,
+    )
+    order_list = exchange_of(request).place_spot_oco(key.account_id, req)
+    report = ORDER_LIST_REPORTS.get(params.get("newOrderRespType") or "", ser.spot_order_result)
+    return ok(
+        ser.spot_order_list(
+            order_list, [report(o) for o in order_list.orders], order_list.transaction_time
+        )
+    )
+
+
+async def cancel_order_list(request: web.Request) -> web.Response:
+    """``DELETE /api/v3/orderList``: cancel an OCO by ``orderListId`` or
+    ``listClientOrderId``; ``orderReports`` are the cancel answers of both orders."""
+    params, key = await signed_params(request, trade=True)
+    sim = simulator_of(request)
+    order_list = sim.exchange.cancel_order_list(
+        key.account_id,
+        p.required(params, "symbol"),
+        p.optional_int(params, "orderListId"),
+        params.get("listClientOrderId") or None,
+    )
+    reports = [ser.spot_cancel(o, sim.next_cancel_id()) for o in order_list.orders]
+    transaction_time = max(o.update_time for o in order_list.orders)
+    return ok(ser.spot_order_list(order_list, reports, transaction_time))
+
+
 async def test_order(request: web.Request) -> web.Response:
     params, _key = await signed_params(request, trade=True)
     _order_request(params)
@@ -316,6 +373,8 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/api/v3/order", new_order)
     r.add_post("/api/v3/order/test", test_order)
     r.add_post("/api/v3/order/cancelReplace", cancel_replace)
+    r.add_post("/api/v3/orderList/oco", new_order_list_oco)
+    r.add_delete("/api/v3/orderList", cancel_order_list)
     r.add_get("/api/v3/order", get_order)
     r.add_delete("/api/v3/order", cancel_order)
     r.add_get("/api/v3/openOrders", open_orders)

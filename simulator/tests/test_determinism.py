@@ -7,7 +7,7 @@ import json
 from decimal import Decimal
 
 from simulator.config import SimConfig
-from simulator.engine import AlgoRequest, Exchange, OrderRequest
+from simulator.engine import AlgoRequest, Exchange, OcoLegRequest, OcoRequest, OrderRequest
 from simulator.rest import serializers as ser
 
 
@@ -29,6 +29,19 @@ def _run(seed: int) -> str:
         if i % 7 == 0:
             exchange.place_futures_order(
                 "a", OrderRequest("ETHUSDT", side, "MARKET", Decimal("0.1"))
+            )
+        if i == 5:
+            # An OCO close to the price, so one of its orders triggers during the run.
+            last = exchange.markets["spot"]["BTCUSDT"].last_price
+            exchange.place_spot_oco(
+                "a",
+                OcoRequest(
+                    "BTCUSDT",
+                    "SELL",
+                    Decimal("0.05"),
+                    above=OcoLegRequest("TAKE_PROFIT", stop_price=last + 20),
+                    below=OcoLegRequest("STOP_LOSS", stop_price=last - 20),
+                ),
             )
         if i == 10:
             exchange.place_algo_order(
@@ -60,7 +73,9 @@ def _run(seed: int) -> str:
 
 def test_same_seed_and_orders_give_byte_identical_fills():
     first, second = _run(7), _run(7)
-    assert json.loads(first)["spot"], "the scenario should produce user fills"
+    fills = json.loads(first)["spot"]
+    assert fills, "the scenario should produce user fills"
+    assert any(f["orderListId"] != -1 for f in fills), "the OCO should trade"
     assert first == second
 
 

@@ -53,7 +53,7 @@ def execution_report(event: OrderUpdated) -> dict[str, Any]:
         "p": d8(o.price),
         "P": d8(o.stop_price),
         "F": d8(ZERO),
-        "g": -1,
+        "g": o.order_list_id,
         # Binance puts the original client id in C when an order is cancelled.
         "C": o.client_order_id if canceled else "",
         "x": event.execution_type,
