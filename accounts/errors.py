@@ -12,10 +12,10 @@ The question each caller needs answered is not "which exception" but "what now":
 from __future__ import annotations
 
 import enum
+import functools
 import re
+import sys
 from dataclasses import dataclass
-
-import ccxt
 
 
 class Outcome(enum.StrEnum):
@@ -39,28 +39,46 @@ class ExchangeFailure:
         return f"{self.error}: {self.message}"
 
 
-# Most specific first: RateLimitExceeded and DDoSProtection are NetworkError subclasses,
-# OrderNotFound is an InvalidOrder subclass.
-_TABLE: tuple[tuple[type[BaseException], Outcome], ...] = (
-    (ccxt.RateLimitExceeded, Outcome.NOT_SENT),
-    (ccxt.DDoSProtection, Outcome.NOT_SENT),
-    # -1021 "timestamp outside recvWindow": the venue rejected the request unread.
-    (ccxt.InvalidNonce, Outcome.NOT_SENT),
-    (ccxt.OrderNotFound, Outcome.NOT_FOUND),
-    (ccxt.RequestTimeout, Outcome.UNKNOWN),
-    (ccxt.ExchangeNotAvailable, Outcome.UNKNOWN),
-    (ccxt.NetworkError, Outcome.UNKNOWN),
-    (ccxt.InsufficientFunds, Outcome.REJECTED),
-    (ccxt.InvalidOrder, Outcome.REJECTED),
-    (ccxt.BadSymbol, Outcome.REJECTED),
-    (ccxt.PermissionDenied, Outcome.REJECTED),
-    (ccxt.AuthenticationError, Outcome.REJECTED),
-    # Any other answer the venue gave as an error is a refusal; it will not change on retry.
-    (ccxt.ExchangeError, Outcome.REJECTED),
-    # OperationFailed covers 503 with a JSON body, BadResponse, NullResponse: the request
-    # went out and what happened is not known.
-    (ccxt.OperationFailed, Outcome.UNKNOWN),
-)
+@functools.cache
+def _table() -> tuple[tuple[type[BaseException], Outcome], ...]:
+    # Built on first use: ``import ccxt`` loads every exchange module (some 65 MB), which
+    # the web process does without.
+    import ccxt
+
+    # Most specific first: RateLimitExceeded and DDoSProtection are NetworkError subclasses,
+    # OrderNotFound is an InvalidOrder subclass.
+    return (
+        (ccxt.RateLimitExceeded, Outcome.NOT_SENT),
+        (ccxt.DDoSProtection, Outcome.NOT_SENT),
+        # -1021 "timestamp outside recvWindow": the venue rejected the request unread.
+        (ccxt.InvalidNonce, Outcome.NOT_SENT),
+        (ccxt.OrderNotFound, Outcome.NOT_FOUND),
+        (ccxt.RequestTimeout, Outcome.UNKNOWN),
+        (ccxt.ExchangeNotAvailable, Outcome.UNKNOWN),
+        (ccxt.NetworkError, Outcome.UNKNOWN),
+        (ccxt.InsufficientFunds, Outcome.REJECTED),
+        (ccxt.InvalidOrder, Outcome.REJECTED),
+        (ccxt.BadSymbol, Outcome.REJECTED),
+        (ccxt.PermissionDenied, Outcome.REJECTED),
+        (ccxt.AuthenticationError, Outcome.REJECTED),
+        # Any other answer the venue gave as an error is a refusal; it will not change on
+        # retry.
+        (ccxt.ExchangeError, Outcome.REJECTED),
+        # OperationFailed covers 503 with a JSON body, BadResponse, NullResponse: the
+        # request went out and what happened is not known.
+        (ccxt.OperationFailed, Outcome.UNKNOWN),
+    )
+
+
+def _outcome(exc: BaseException) -> Outcome:
+    # A ccxt error can only exist once ccxt is imported: a process that never imported it
+    # does not load it just to learn that a ValueError is none.
+    if "ccxt" in sys.modules:
+        for klass, mapped in _table():
+            if isinstance(exc, klass):
+                return mapped
+    return Outcome.UNKNOWN
+
 
 _SECRET_PATTERNS = (
     re.compile(r"(signature=)[^&\s\"']+", re.IGNORECASE),
@@ -86,11 +104,7 @@ def classify(exc: BaseException, *, secrets: tuple[str, ...] = ()) -> ExchangeFa
     Anything that is not a ccxt error (a bug, a socket error ccxt did not wrap) is
     UNKNOWN: when in doubt about an order, reconcile rather than resend.
     """
-    outcome = Outcome.UNKNOWN
-    for klass, mapped in _TABLE:
-        if isinstance(exc, klass):
-            outcome = mapped
-            break
+    outcome = _outcome(exc)
     message = redact(str(exc) or exc.__class__.__name__, *secrets)
     if len(message) > _MAX_MESSAGE:
         message = message[: _MAX_MESSAGE - 1] + "…"

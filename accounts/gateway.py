@@ -4,6 +4,11 @@ Credentials stay sealed (common.fields.SealedSecret) everywhere else and are rev
 here only, just before a client is built, in the process that calls the exchange.
 Markets are loaded once per (exchange, mode, market type) and shared by every process
 through the cache, so a new client or a new worker does not call the venue for them.
+
+ccxt is imported inside the functions that need it, never at the top: ``import ccxt``
+loads every exchange module (some 65 MB), and the web process, which imports this module
+(admin, order services), reads market rules from the cache without a client
+(``account_market_rules``), so it never loads ccxt unless a request calls the venue.
 """
 
 from __future__ import annotations
@@ -12,8 +17,8 @@ import functools
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import ccxt
 from django.conf import settings
 from django.core.cache import cache
 
@@ -23,7 +28,9 @@ from accounts.ratelimit import install_budget
 from common.exceptions import ValidationFailed
 from common.fields import reveal
 
-SUPPORTED_EXCHANGES = frozenset(ccxt.exchanges)
+if TYPE_CHECKING:
+    import ccxt
+
 # The simulator speaks Binance's spot and USD-M APIs only.
 SIMULATED_EXCHANGES = frozenset({"binance"})
 
@@ -48,8 +55,18 @@ def ccxt_class_name(exchange_id: str, market_type: str) -> str:
     return exchange_id
 
 
+@functools.cache
+def supported_exchanges() -> frozenset[str]:
+    """ccxt's exchange ids."""
+    import ccxt
+
+    return frozenset(ccxt.exchanges)
+
+
 def validate_exchange(*, exchange_id: str, mode: str, market_type: str) -> None:
-    if exchange_id not in SUPPORTED_EXCHANGES:
+    import ccxt
+
+    if exchange_id not in supported_exchanges():
         raise ValidationFailed(
             f"Unknown exchange {exchange_id!r}: use a ccxt exchange id such as 'binance'.",
             extra={"field": "exchange_id"},
@@ -68,6 +85,8 @@ def validate_exchange(*, exchange_id: str, mode: str, market_type: str) -> None:
 @functools.cache
 def required_credentials(exchange_id: str) -> dict[str, bool]:
     """Which credentials the exchange needs: {'apiKey': True, 'secret': True, 'password': ...}."""
+    import ccxt
+
     # Declared in describe(), so only an instance knows them.
     required = getattr(ccxt, exchange_id)().requiredCredentials
     return {name: bool(required.get(name)) for name in ("apiKey", "secret", "password")}
@@ -125,6 +144,8 @@ def build_client(
             timeout_ms=settings.EXCHANGE_TIMEOUT_MS,
         )
         return install_budget(_tune(client), account, priority=priority)
+    import ccxt
+
     name = ccxt_class_name(account.exchange_id, account.market_type)
     module = ccxt
     # Imported here, not at the top: the asyncio and ccxt.pro modules add some 30 MB to
@@ -190,11 +211,20 @@ def forget_client(account_id: int) -> None:
 
 
 # --- Markets -----------------------------------------------------------------------------
-_local_markets: dict[str, tuple[float, dict]] = {}
+# key -> (expires at, markets, the venue's precision mode), this process's copy.
+_local_markets: dict[str, tuple[float, dict, int]] = {}
+# A short local lifetime: a refresh written to the shared cache reaches every process soon.
+LOCAL_MARKETS_SECONDS = 60
 
 
 def markets_cache_key(account: ExchangeAccount) -> str:
     return f"markets:{account.exchange_id}:{account.mode}:{account.market_type}"
+
+
+def precision_mode_cache_key(account: ExchangeAccount) -> str:
+    """Where the client's ``precisionMode`` is cached beside the markets: how to read their
+    precision numbers, which only a client (and so ccxt) knows otherwise."""
+    return f"precision-mode:{markets_cache_key(account)}"
 
 
 def ensure_markets(
@@ -204,6 +234,7 @@ def ensure_markets(
     if client.markets and not reload:
         return client.markets
     key = markets_cache_key(account)
+    mode_key = precision_mode_cache_key(account)
     now = time.monotonic()
     markets = None
     if not reload:
@@ -211,23 +242,67 @@ def ensure_markets(
         if local and local[0] > now:
             markets = local[1]
         else:
-            markets = cache.get(key)
+            shared = cache.get_many([key, mode_key])
+            markets = shared.get(key)
+            if markets is not None and mode_key not in shared:
+                # Markets cached before the mode was: add it, so the cache alone answers.
+                cache.add(mode_key, client.precisionMode, timeout=settings.MARKETS_CACHE_SECONDS)
     if markets is None:
         markets = client.load_markets(reload=True)
-        cache.set(key, markets, timeout=settings.MARKETS_CACHE_SECONDS)
+        cache.set_many(
+            {key: markets, mode_key: client.precisionMode},
+            timeout=settings.MARKETS_CACHE_SECONDS,
+        )
     else:
         client.set_markets(markets)
-    # A short local lifetime: a refresh written to the shared cache reaches every process soon.
-    _local_markets[key] = (now + 60, markets)
+    _local_markets[key] = (now + LOCAL_MARKETS_SECONDS, markets, client.precisionMode)
     return client.markets
 
 
-def market_rules(client: ccxt.Exchange, account: ExchangeAccount, symbol: str) -> MarketRules:
-    markets = ensure_markets(client, account)
+def cached_markets(account: ExchangeAccount) -> tuple[dict, int] | None:
+    """The markets and precision mode of the account's venue from this process, then the
+    shared cache, as ``ensure_markets`` stored them; None when either is missing."""
+    key = markets_cache_key(account)
+    now = time.monotonic()
+    local = _local_markets.get(key)
+    if local and local[0] > now:
+        return local[1], local[2]
+    mode_key = precision_mode_cache_key(account)
+    shared = cache.get_many([key, mode_key])
+    markets, precision_mode = shared.get(key), shared.get(mode_key)
+    if markets is None or precision_mode is None:
+        return None
+    _local_markets[key] = (now + LOCAL_MARKETS_SECONDS, markets, precision_mode)
+    return markets, precision_mode
+
+
+def _rules(
+    markets: dict, precision_mode: int, account: ExchangeAccount, symbol: str
+) -> MarketRules:
     market = markets.get(symbol)
     if market is None:
         raise ValidationFailed(
             f"Unknown symbol {symbol!r} on {account.exchange_id} {account.market_type}.",
             extra={"field": "symbol"},
         )
-    return MarketRules.from_ccxt(market, precision_mode=client.precisionMode)
+    return MarketRules.from_ccxt(market, precision_mode=precision_mode)
+
+
+def market_rules(client: ccxt.Exchange, account: ExchangeAccount, symbol: str) -> MarketRules:
+    return _rules(ensure_markets(client, account), client.precisionMode, account, symbol)
+
+
+def account_market_rules(account: ExchangeAccount, symbol: str) -> MarketRules:
+    """``symbol``'s rules on the account's venue, from the cached markets without a client.
+
+    The web process answers an order this way without importing ccxt. Only on a cold cache
+    does it fall back to the account's client (``market_rules``), which imports ccxt and
+    loads the markets from the venue once for every process. The cached markets are the
+    ones a client got (ccxt's ``set_markets`` changes nothing in them that the rules read),
+    so both ways give the same rules.
+    """
+    cached = cached_markets(account)
+    if cached is None:
+        return market_rules(get_client(account), account, symbol)
+    markets, precision_mode = cached
+    return _rules(markets, precision_mode, account, symbol)

@@ -3,6 +3,10 @@
 ccxt describes precision in one of three modes; Binance uses TICK_SIZE (the step
 itself, e.g. 0.00001). ccxt hands numbers over as floats, so each one is parsed
 through str() before it touches a Decimal.
+
+The modes are ccxt's numbers, copied here: ``import ccxt`` loads every exchange module
+(some 65 MB), and the web process reads market rules from the cache without it.
+accounts/tests/test_precision.py checks that they still equal ccxt's.
 """
 
 from __future__ import annotations
@@ -10,9 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-import ccxt
-
 from common.decimal import quantize_down, quantize_nearest, to_decimal
+
+# An exchange's ``precisionMode``: ccxt.DECIMAL_PLACES, SIGNIFICANT_DIGITS and TICK_SIZE.
+DECIMAL_PLACES = 2
+SIGNIFICANT_DIGITS = 3
+TICK_SIZE = 4
 
 
 class PrecisionError(ValueError):
@@ -22,9 +29,9 @@ class PrecisionError(ValueError):
 def _step(value: object, precision_mode: int) -> Decimal | None:
     if value is None:
         return None
-    if precision_mode == ccxt.TICK_SIZE:
+    if precision_mode == TICK_SIZE:
         return to_decimal(value)
-    if precision_mode == ccxt.DECIMAL_PLACES:
+    if precision_mode == DECIMAL_PLACES:
         return Decimal(1).scaleb(-int(value))
     raise PrecisionError(
         "This exchange states precision in significant digits, which has no fixed step; "

@@ -68,13 +68,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import ccxt
 import redis
 from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 if TYPE_CHECKING:
+    import ccxt
+
     from accounts.models import ExchangeAccount
 
 logger = logging.getLogger(__name__)
@@ -85,8 +86,14 @@ class Priority(enum.StrEnum):
     SYNC = "sync"
 
 
-class BudgetExhausted(ccxt.RateLimitExceeded):
-    """The request was not sent: the account's budget would not allow it in time."""
+def __getattr__(name: str) -> Any:
+    # ``accounts.ratelimit.BudgetExhausted`` as before, from the module that imports ccxt
+    # (accounts.ratelimit_errors), and only when asked for: the budget itself needs no ccxt.
+    if name == "BudgetExhausted":
+        from accounts.ratelimit_errors import BudgetExhausted
+
+        return BudgetExhausted
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +313,8 @@ class RequestBudget:
         wait = max(decision.wait, 0.001) * (1 + 0.1 * random.random())  # noqa: S311
         limit = self.max_wait[Priority(priority)]
         if time.monotonic() - started + wait > limit:
+            from accounts.ratelimit_errors import BudgetExhausted
+
             raise BudgetExhausted(
                 f"Request budget of {self.label} exhausted: a {priority} request would wait "
                 f"{decision.wait:.2f} s more, over its {limit:g} s maximum. Not sent."

@@ -349,7 +349,33 @@ class Bench:
             )
             self.sim_ids[account.pk] = sim["account_id"]
             made.append(account.pk)
+        self.keep_caches_warm()
         return made
+
+    def keep_caches_warm(self) -> None:
+        """What beat does in production: markets in the shared cache, last prices
+        refreshed every 10 s. The web reads both from there on the order path (it never
+        loads ccxt or calls the venue for them); this bench runs no beat."""
+        from accounts.models import ExchangeAccount
+        from accounts.services import markets_refresh
+        from positions.selectors import prices_refresh
+
+        markets_refresh()
+
+        def refresh() -> None:
+            for account in ExchangeAccount.objects.filter(pk__in=list(self.sim_ids)):
+                prices_refresh(account)
+
+        refresh()
+        if getattr(self, "_refresher", None) is None:
+
+            def loop() -> None:
+                while True:
+                    time.sleep(10)  # beat's period for prices_refresh_all
+                    refresh()
+
+            self._refresher = threading.Thread(target=loop, name="prices", daemon=True)
+            self._refresher.start()
 
     # Measuring --------------------------------------------------------------------------
     def run_phase(self, name: str, accounts: list[int], rate: float, seconds: float) -> Phase:

@@ -218,13 +218,15 @@ def candles(*, account: ExchangeAccount, symbol: str, timeframe: str, limit: int
     Cached for a few seconds per venue, symbol and timeframe, so that a dashboard opened on
     several screens costs one exchange call.
     """
-    import ccxt
-
     from common.exceptions import ServiceUnavailable, ValidationFailed
 
     key = f"ohlcv:{gateway.markets_cache_key(account)}:{symbol}:{timeframe}:{limit}"
     rows = cache.get(key)
     if rows is None:
+        # Here, not at the top: ccxt loads every exchange module (some 65 MB), and cached
+        # candles need none of it.
+        import ccxt
+
         try:
             raw = gateway.get_client(account).fetch_ohlcv(symbol, timeframe, limit=limit)
         except (ccxt.BadSymbol, ccxt.BadRequest) as exc:

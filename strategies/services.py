@@ -101,7 +101,7 @@ def _check_symbol(account: ExchangeAccount | None, group, symbol: str) -> None:
     if probe is None:
         raise ValidationFailed("The account group has no accounts.", extra={"field": "group"})
     try:
-        gateway.market_rules(gateway.get_client(probe), probe, symbol)
+        gateway.account_market_rules(probe, symbol)
     except ValidationFailed:
         raise
     except Exception as exc:

@@ -57,3 +57,13 @@ def test_decimal_places_precision_becomes_a_step():
 def test_significant_digits_precision_is_refused_clearly():
     with pytest.raises(PrecisionError, match="significant digits"):
         MarketRules.from_ccxt(BTC_USDT, precision_mode=ccxt.SIGNIFICANT_DIGITS)
+
+
+def test_our_precision_modes_are_ccxts():
+    from accounts import precision
+
+    assert (precision.DECIMAL_PLACES, precision.SIGNIFICANT_DIGITS, precision.TICK_SIZE) == (
+        ccxt.DECIMAL_PLACES,
+        ccxt.SIGNIFICANT_DIGITS,
+        ccxt.TICK_SIZE,
+    )

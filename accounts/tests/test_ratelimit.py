@@ -188,6 +188,13 @@ def test_a_request_that_would_wait_too_long_fails_at_once_as_not_sent(prefix):
     assert classify(raised.value).outcome is Outcome.NOT_SENT
 
 
+def test_budget_exhausted_is_one_ccxt_rate_limit_class_wherever_it_is_imported_from():
+    from accounts import ratelimit_errors
+
+    assert ratelimit.BudgetExhausted is BudgetExhausted is ratelimit_errors.BudgetExhausted
+    assert issubclass(BudgetExhausted, ccxt.RateLimitExceeded)
+
+
 # --- Limits ----------------------------------------------------------------------------------
 
 

@@ -161,10 +161,10 @@ def _round(req: OrderRequest, rules: MarketRules) -> OrderRequest:
 
 
 def market_rules_for(account: ExchangeAccount, symbol: str) -> MarketRules:
-    """The market's rules from the shared markets cache (the venue only on a cold cache)."""
+    """The market's rules from the shared markets cache (a client and the venue only on a
+    cold cache), so the web process answers an order without importing ccxt."""
     try:
-        client = gateway.get_client(account)
-        return gateway.market_rules(client, account, symbol)
+        return gateway.account_market_rules(account, symbol)
     except ValidationFailed:
         raise
     except Exception as exc:
