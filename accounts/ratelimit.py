@@ -373,7 +373,10 @@ def order_count(method: object, path: object, params: object) -> int:
             batch = json.loads(batch)
         except ValueError:
             batch = None
-    return max(len(batch), 1) if isinstance(batch, list) else 1
+    if isinstance(batch, list):
+        return max(len(batch), 1)
+    # A list of orders (Binance's OCO: two) counts each of its orders.
+    return 2 if path.lower().startswith("orderlist/oco") else 1
 
 
 class RequestCost(float):

@@ -109,6 +109,42 @@ def create_request(
     )
 
 
+def oco_request(
+    *,
+    market_id: str,
+    side: str,
+    amount: Decimal,
+    stop_price: Decimal,
+    stop_client_order_id: str,
+    take_price: Decimal,
+    take_client_order_id: str,
+) -> dict:
+    """Params of Binance's spot OCO list (``POST /api/v3/orderList/oco``, through ccxt's
+    implicit ``private_post_orderlist_oco``) protecting a position: a stop-loss and a
+    take-profit that share one amount - the venue locks the coins once and expires the
+    other order when one fills. A sell list's take-profit is the leg above the price, a
+    buy list's the leg below; both legs trigger market orders."""
+    stop = {
+        "Type": "STOP_LOSS",
+        "StopPrice": _plain(stop_price),
+        "ClientOrderId": stop_client_order_id,
+    }
+    take = {
+        "Type": "TAKE_PROFIT",
+        "StopPrice": _plain(take_price),
+        "ClientOrderId": take_client_order_id,
+    }
+    above, below = (take, stop) if side == "sell" else (stop, take)
+    params = {"symbol": market_id, "side": side.upper(), "quantity": _plain(amount)}
+    for prefix, leg in (("above", above), ("below", below)):
+        params.update({prefix + name: value for name, value in leg.items()})
+    return params
+
+
+def _plain(value: Decimal) -> str:
+    return format(normalize(value), "f")
+
+
 def lookup_params(*, client_order_id: str, conditional: bool, is_contract: bool) -> dict:
     """Params for fetch_order / cancel_order by our client order id."""
     params: dict = {"clientOrderId": client_order_id}

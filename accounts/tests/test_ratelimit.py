@@ -240,7 +240,8 @@ def test_a_window_whose_burst_is_not_below_its_limit_is_refused():
         ("DELETE", "order", {}, 1),
         ("PUT", "order", {}, 1),
         ("POST", "order/cancelReplace", {}, 1),
-        ("POST", "orderList/oco", {}, 1),
+        ("POST", "orderList/oco", {}, 2),  # a stop-loss and a take-profit
+        ("DELETE", "orderList", {}, 1),
         ("DELETE", "openOrders", {}, 1),
         ("POST", "batchOrders", {"batchOrders": json.dumps([{}, {}, {}])}, 3),
         ("GET", "order", {}, 0),

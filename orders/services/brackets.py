@@ -5,9 +5,11 @@ filled amount grows, the new amount is protected by a stop-loss / take-profit pa
 reduce-only, linked as one-cancels-the-other: when one of the pair fills (even in part),
 the other is cancelled. Partially filled entries are so protected for what they filled.
 
-Emulation needs the venue to hold both orders of a pair at once: true for derivatives
-(reduce-only conditional orders lock no margin). On spot each would lock the same base
-asset, so spot brackets place the stop-loss only, and say so on the entry.
+Derivatives emulate the pair: the venue holds both reduce-only conditional orders at
+once (they lock no margin) and we cancel the other when one fills. On spot each order
+would lock the same coins, so a spot pair goes out as the venue's own OCO list
+(orders.services.send): the coins are locked once and the venue expires the other
+order itself.
 """
 
 from __future__ import annotations
@@ -47,20 +49,26 @@ def _is_contract(order: Order) -> bool:
 def bracket_protect(*, entry: Order) -> list[Order]:
     """Create the protective orders the entry's filled amount still lacks.
 
-    Idempotent: the amount already protected is the sum over existing stop-loss
-    children, so running it twice (or for a duplicate update) creates nothing more.
-    Children are stored ``pending`` and sent on commit like any order.
+    Idempotent: the amount already protected is the sum over existing children of one
+    role (the stop-loss, or the take-profit when there is no stop), so running it twice
+    (or for a duplicate update) creates nothing more. Children are stored ``pending``
+    and sent on commit like any order.
     """
     created: list[Order] = []
     with transaction.atomic():
         entry = Order.objects.select_for_update().select_related("account").get(pk=entry.pk)
-        protected = entry.children.filter(role=Order.Role.STOP_LOSS).aggregate(total=Sum("amount"))[
-            "total"
-        ] or Decimal(0)
-        missing = entry.filled - protected
-        if missing <= 0 or (entry.stop_loss_price is None and entry.take_profit_price is None):
+        if entry.stop_loss_price is None and entry.take_profit_price is None:
             return created
-        generation = entry.children.filter(role=Order.Role.STOP_LOSS).count()
+        counted = entry.children.filter(
+            role=Order.Role.STOP_LOSS
+            if entry.stop_loss_price is not None
+            else Order.Role.TAKE_PROFIT
+        )
+        protected = counted.aggregate(total=Sum("amount"))["total"] or Decimal(0)
+        missing = entry.filled - protected
+        if missing <= 0:
+            return created
+        generation = counted.count()
         exit_side = "sell" if entry.side == "buy" else "buy"
         contract = _is_contract(entry)
         stop = take = None
@@ -75,7 +83,7 @@ def bracket_protect(*, entry: Order) -> list[Order]:
                 generation,
             )
             created.append(stop)
-        if entry.take_profit_price is not None and (contract or stop is None):
+        if entry.take_profit_price is not None:
             take = _child(
                 entry,
                 Order.Role.TAKE_PROFIT,
@@ -91,18 +99,11 @@ def bracket_protect(*, entry: Order) -> list[Order]:
             stop.save(update_fields=["linked"])
             take.linked = stop
             take.save(update_fields=["linked"])
-        elif entry.take_profit_price is not None and not contract and generation == 0:
-            events.record_status(
-                order=entry,
-                type="order.bracket_note",
-                old_status=entry.status,
-                actor=SYSTEM,
-                reason="spot: only the stop-loss is placed; a take-profit would lock the same "
-                "coins twice",
-            )
         for child in created:
             events.record_created(order=child, actor=SYSTEM)
-            tasks.order_send.delay_on_commit(child.pk)
+            if contract or child.linked_id is None or child.role == Order.Role.STOP_LOSS:
+                # A spot pair's take-profit goes out with its stop-loss, as one list.
+                tasks.order_send.delay_on_commit(child.pk)
             publish_order(child)
     return created
 
@@ -138,9 +139,10 @@ def _child(
 
 
 def oco_settle(*, order: Order) -> None:
-    """One of a pair filled (in part): cancel the other. Idempotent."""
+    """One of a pair filled (in part): cancel the other. Idempotent. A spot pair is the
+    venue's own OCO list: the venue expires the other order, and says so."""
     sibling = order.linked
-    if sibling is None or sibling.status in TERMINAL:
+    if sibling is None or sibling.status in TERMINAL or not _is_contract(order):
         return
     if sibling.status in (Status.PENDING, Status.OPEN, Status.PARTIALLY_FILLED):
         order_cancel(

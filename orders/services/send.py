@@ -13,6 +13,7 @@ from django.utils.module_loading import import_string
 
 from accounts import gateway
 from accounts.errors import Outcome, classify
+from accounts.models import ExchangeAccount
 from orders import events, venue
 from orders.models import Order
 from orders.services.common import WORKER, order_transition
@@ -69,37 +70,52 @@ def order_send(*, order_id: int) -> SendResult:
             closed_at=timezone.now(),
         )
         return SendResult("skipped")
-    attempt = order.send_attempts + 1
+    if _spot_oco_leg(order):
+        return _send_oco(order, now)
     with transaction.atomic():
-        # Conditional on the status and the attempt count read above: exactly one
-        # delivery of the task claims the order, and the count it records is exact.
-        claimed = Order.objects.filter(
-            pk=order_id, status=Status.PENDING, send_attempts=order.send_attempts
-        ).update(
-            status=Status.SUBMITTING,
-            send_attempts=attempt,
-            submitted_at=now,
-            updated_at=now,
-        )
-        if not claimed:
+        if not _claim(order, now):
             return _not_claimed(order_id, now)
-        order.status = Status.SUBMITTING
-        order.send_attempts = attempt
-        order.submitted_at = order.updated_at = now
-        events.record_status(
-            order=order,
-            type=events.SUBMITTING,
-            old_status=Status.PENDING,
-            actor=WORKER,
-            reason=f"attempt {attempt}",
-        )
 
-    account = order.account
-    client = gateway.get_client(account, priority="orders")
-    market = client.markets.get(order.symbol) if client.markets else None
+    return _send_one(order)
+
+
+def _claim(order: Order, now) -> bool:
+    """``pending -> submitting`` with its event, if the order is still as we read it.
+
+    Conditional on the status and the attempt count read before: exactly one delivery
+    of a send task claims an order, and the count it records is exact. Call inside a
+    transaction."""
+    attempt = order.send_attempts + 1
+    claimed = Order.objects.filter(
+        pk=order.pk, status=Status.PENDING, send_attempts=order.send_attempts
+    ).update(status=Status.SUBMITTING, send_attempts=attempt, submitted_at=now, updated_at=now)
+    if not claimed:
+        return False
+    order.status = Status.SUBMITTING
+    order.send_attempts = attempt
+    order.submitted_at = order.updated_at = now
+    events.record_status(
+        order=order,
+        type=events.SUBMITTING,
+        old_status=Status.PENDING,
+        actor=WORKER,
+        reason=f"attempt {attempt}",
+    )
+    return True
+
+
+def _market(client, account, symbol: str) -> dict:
+    market = client.markets.get(symbol) if client.markets else None
     if market is None:
         gateway.ensure_markets(client, account)
-        market = client.markets.get(order.symbol) or {}
+        market = client.markets.get(symbol) or {}
+    return market
+
+
+def _send_one(order: Order) -> SendResult:
+    account = order.account
+    client = gateway.get_client(account, priority="orders")
+    market = _market(client, account, order.symbol)
     request = venue.create_request(
         symbol=order.symbol,
         type=order.type,
@@ -195,3 +211,63 @@ def _failed(order: Order, exc: BaseException, *, secrets: tuple[str, ...]) -> Se
         closed_at=timezone.now(),
     )
     return SendResult("rejected")
+
+
+# --- Spot one-cancels-the-other lists ---------------------------------------------------------
+
+
+def _spot_oco_leg(order: Order) -> bool:
+    return (
+        order.group_kind == Order.GroupKind.OCO
+        and order.linked_id is not None
+        and order.account.market_type == ExchangeAccount.MarketType.SPOT
+    )
+
+
+def _send_oco(order: Order, now) -> SendResult:
+    """A spot stop-loss / take-profit pair goes out as one OCO list, led by its stop-loss.
+
+    Sent one by one, the second order of the pair would need the coins the first one
+    already locked; as a list the venue locks them once and expires one order when the
+    other fills. The take-profit is never sent alone: its task does nothing, and the
+    stop-loss's claims both. Should the take-profit have ended (cancelled by hand), the
+    stop-loss goes alone; while its fate is unknown, the stop-loss waits for it.
+    """
+    if order.role != Order.Role.STOP_LOSS:
+        return SendResult("skipped")  # sent with its stop-loss
+    take = Order.objects.filter(pk=order.linked_id).first()
+    if take is None or take.status not in (Status.PENDING, Status.SUBMITTING, Status.UNKNOWN):
+        with transaction.atomic():
+            if not _claim(order, now):
+                return _not_claimed(order.pk, now)
+        return _send_one(order)
+    if take.status != Status.PENDING:
+        return SendResult("retry", delay=settings.ORDER_RECONCILE_AFTER_SECONDS)
+    with transaction.atomic():
+        if not _claim(order, now):
+            return _not_claimed(order.pk, now)
+        if not _claim(take, now):
+            transaction.set_rollback(True)  # the stop-loss stays pending: try again
+            return SendResult("retry", delay=settings.ORDER_RECONCILE_AFTER_SECONDS)
+    account = order.account
+    client = gateway.get_client(account, priority="orders")
+    market = _market(client, account, order.symbol)
+    params = venue.oco_request(
+        market_id=market.get("id") or order.symbol.replace("/", ""),
+        side=order.side,
+        amount=order.amount,
+        stop_price=order.stop_price,
+        stop_client_order_id=order.client_order_id,
+        take_price=take.stop_price,
+        take_client_order_id=take.client_order_id,
+    )
+    try:
+        answer = client.private_post_orderlist_oco(params)
+    except Exception as exc:  # noqa: BLE001 - every failure is classified below
+        secrets = (client.apiKey or "", client.secret or "")
+        _failed(take, exc, secrets=secrets)
+        return _failed(order, exc, secrets=secrets)
+    for report in answer.get("orderReports") or []:
+        parsed = client.parse_order(report, market)
+        order_apply_update(account=account, update=venue.parse_order(parsed), actor=WORKER)
+    return SendResult("sent")

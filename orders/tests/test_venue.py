@@ -163,3 +163,33 @@ def test_missing_cost_is_derived_from_average_and_filled():
     )
 
     assert update.cost == Decimal("3.0")
+
+
+def test_a_spot_oco_list_puts_the_take_profit_above_a_sell_and_below_a_buy():
+    common = {
+        "market_id": "BTCUSDT",
+        "amount": Decimal("0.0100"),
+        "stop_price": Decimal("59000.00"),
+        "stop_client_order_id": "tpabc-sl",
+        "take_client_order_id": "tpabc-tp",
+    }
+    sell = venue.oco_request(side="sell", take_price=Decimal("61000.50"), **common)
+    buy = venue.oco_request(side="buy", take_price=Decimal("57000"), **common)
+
+    assert sell == {
+        "symbol": "BTCUSDT",
+        "side": "SELL",
+        "quantity": "0.01",
+        "aboveType": "TAKE_PROFIT",
+        "aboveStopPrice": "61000.5",
+        "aboveClientOrderId": "tpabc-tp",
+        "belowType": "STOP_LOSS",
+        "belowStopPrice": "59000",
+        "belowClientOrderId": "tpabc-sl",
+    }
+    assert (buy["side"], buy["aboveType"], buy["aboveStopPrice"]) == ("BUY", "STOP_LOSS", "59000")
+    assert (buy["belowType"], buy["belowStopPrice"], buy["belowClientOrderId"]) == (
+        "TAKE_PROFIT",
+        "57000",
+        "tpabc-tp",
+    )
