@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts import gateway
 from accounts.models import BalanceSnapshot, ExchangeAccount
+from common.api import represent
 from common.decimal import ZERO, normalize, to_decimal
 from common.exceptions import Conflict, ValidationFailed
 from common.time import from_ms
@@ -38,7 +39,7 @@ def _publish_position(position: Position) -> None:
     broadcast_on_commit(
         group=account_group(position.account_id),
         event="position.updated",
-        payload=PositionOutput(position).data,
+        payload=represent(PositionOutput, position),
     )
 
 
@@ -48,7 +49,10 @@ def _publish_balances(account_id: int, balances: list[Balance]) -> None:
     broadcast_on_commit(
         group=account_group(account_id),
         event="balance.updated",
-        payload={"account": account_id, "balances": BalanceOutput(balances, many=True).data},
+        payload={
+            "account": account_id,
+            "balances": [represent(BalanceOutput, balance) for balance in balances],
+        },
     )
 
 
@@ -106,15 +110,15 @@ def positions_apply_fills(*, account_id: int) -> int:
     """
     with transaction.atomic():
         cursor, _ = FillCursor.objects.select_for_update().get_or_create(account_id=account_id)
-        fills = list(
-            Fill.objects.filter(account_id=account_id, pk__gt=cursor.last_fill_id).order_by("pk")[
-                :1000
-            ]
-        )
+        account = ExchangeAccount.objects.only("pk", "owner_id", "market_type").get(pk=account_id)
+        spot = account.market_type == ExchangeAccount.MarketType.SPOT
+        fills = Fill.objects.filter(account_id=account_id, pk__gt=cursor.last_fill_id)
+        if spot:
+            fills = fills.defer("raw")  # average cost needs none of the exchange's payload
+        fills = list(fills.order_by("pk")[:1000])
         if not fills:
             return 0
-        account = ExchangeAccount.objects.get(pk=account_id)
-        if account.market_type == ExchangeAccount.MarketType.SPOT:
+        if spot:
             touched = _apply_spot_fills(account, fills)
         else:
             touched = _apply_derivative_fills(account, fills)

@@ -437,6 +437,8 @@ def order_apply_updates(
             Order.objects.select_for_update()
             .filter(account=account)
             .filter(Q(client_order_id__in=client_ids) | Q(exchange_order_id__in=order_ids))
+            # The last payload is replaced, never read, by a merge: not parsed for nothing.
+            .defer("raw")
             .order_by("pk")
         ):
             locked[("c", order.client_order_id)] = order
