@@ -8,12 +8,21 @@ import pytest
 from channels.db import database_sync_to_async
 from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 
 from accounts.tests.factories import ExchangeAccountFactory, UserFactory
 from realtime.consumers import DashboardConsumer
 from realtime.groups import account_group, user_group
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+async def _close_the_sync_threads_connections():
+    # database_sync_to_async runs on asgiref's long-lived sync thread, whose connection
+    # would otherwise outlive the test and keep the test database from being dropped.
+    yield
+    await database_sync_to_async(connections.close_all)()
 
 
 @database_sync_to_async
