@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_ready
+from django.core.cache import cache
 
 from accounts import services
 from accounts.models import ExchangeAccount
@@ -18,3 +20,12 @@ def account_check_connection(account_id: int) -> None:
 @shared_task(name="accounts.markets_refresh", ignore_result=True)
 def markets_refresh() -> None:
     services.markets_refresh()
+
+
+@worker_ready.connect(weak=False)
+def _warm_markets_on_start(sender=None, **kwargs) -> None:
+    # The order path reads markets from the cache (the web never loads ccxt for them);
+    # beat refreshes them hourly, so a fresh start fills the cache at once. One worker
+    # of many does it.
+    if cache.add("accounts:markets-on-start", 1, timeout=60):
+        markets_refresh.delay()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.conf import settings
+from django.core.cache import cache
 
 from accounts.models import ExchangeAccount
 from common.tasks import exclusive
@@ -48,3 +50,11 @@ def prices_refresh_all() -> None:
         if key not in seen:
             seen.add(key)
             prices_refresh(account)
+
+
+@worker_ready.connect(weak=False)
+def _warm_prices_on_start(sender=None, **kwargs) -> None:
+    # Like beat's every 10 s, once at start: the risk gate reads last prices from the
+    # cache, and the first orders after a start should not have to fetch them.
+    if cache.add("positions:prices-on-start", 1, timeout=60):
+        prices_refresh_all.delay()
