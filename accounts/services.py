@@ -285,11 +285,13 @@ def _record_connection(
         gateway.forget_client(account.pk)
 
 
-def markets_refresh() -> int:
+def markets_refresh(*, missing_only: bool = False) -> int:
     """Reload markets once per (exchange, mode, market type) in use; return how many.
 
     Writes them to the shared cache that every client reads (``gateway.ensure_markets``),
     so precision and limits follow the venue without each worker asking for them.
+    ``missing_only``: only venues whose markets are not in the cache (a new account's,
+    or after Redis lost them) - a cache read per venue when all are there.
     """
     refreshed = 0
     seen: set[str] = set()
@@ -300,6 +302,8 @@ def markets_refresh() -> int:
         if key in seen:
             continue
         seen.add(key)
+        if missing_only and gateway.cached_markets(account) is not None:
+            continue
         try:
             gateway.ensure_markets(gateway.get_client(account), account, reload=True)
         except Exception as exc:  # noqa: BLE001 - one venue down must not stop the others

@@ -22,10 +22,16 @@ def markets_refresh() -> None:
     services.markets_refresh()
 
 
+@shared_task(name="accounts.markets_warm", ignore_result=True)
+def markets_warm() -> None:
+    """Beat, every 30 s, and a worker's start: markets of venues not in the cache yet (a
+    new account's). The order path reads them from there - the web never loads ccxt
+    for them - and the hourly refresh only keeps them current."""
+    services.markets_refresh(missing_only=True)
+
+
 @worker_ready.connect(weak=False)
 def _warm_markets_on_start(sender=None, **kwargs) -> None:
-    # The order path reads markets from the cache (the web never loads ccxt for them);
-    # beat refreshes them hourly, so a fresh start fills the cache at once. One worker
-    # of many does it.
+    # One worker of many does it.
     if cache.add("accounts:markets-on-start", 1, timeout=60):
-        markets_refresh.delay()
+        markets_warm.delay()

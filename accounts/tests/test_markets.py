@@ -116,3 +116,20 @@ def test_an_unknown_symbol_is_refused_with_the_same_message_with_or_without_a_cl
     assert str(cached.value) == "Unknown symbol 'NOPE/USDT' on binance spot."
     assert str(cached.value) == str(through_client.value)
     assert cached.value.extra == through_client.value.extra == {"field": "symbol"}
+
+
+@pytest.mark.django_db
+def test_warming_loads_only_the_venues_missing_from_the_cache(make_sim_account, sim):
+    from accounts.services import markets_refresh
+
+    spot = make_sim_account()
+    swap = make_sim_account(market_type="swap")
+    cache.delete_many(
+        [gateway.markets_cache_key(a) for a in (spot, swap)]
+        + [gateway.precision_mode_cache_key(a) for a in (spot, swap)]
+    )
+    gateway._local_markets.clear()
+
+    assert markets_refresh(missing_only=True) == 2
+    assert gateway.cached_markets(spot) is not None and gateway.cached_markets(swap) is not None
+    assert markets_refresh(missing_only=True) == 0  # both there: nothing loaded

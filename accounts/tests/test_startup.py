@@ -10,7 +10,7 @@ from positions import tasks as position_tasks
 @pytest.mark.parametrize(
     ("module", "handler", "task", "key"),
     [
-        (account_tasks, "_warm_markets_on_start", "markets_refresh", "accounts:markets-on-start"),
+        (account_tasks, "_warm_markets_on_start", "markets_warm", "accounts:markets-on-start"),
         (
             position_tasks,
             "_warm_prices_on_start",

@@ -231,6 +231,7 @@ CELERY_BEAT_SCHEDULE = {
         "risk.breakers_check_all", env.float("BREAKERS_CHECK_SECONDS", default=30.0)
     ),
     "accounts.markets_refresh": every("accounts.markets_refresh", 3600.0, expires=600),
+    "accounts.markets_warm": every("accounts.markets_warm", 30.0, expires=30),
 }
 CELERY_TIMEZONE = "UTC"
 

@@ -74,6 +74,11 @@ class Command(BaseCommand):
                     f"the simulator at {settings.SIMULATOR_URL} does not answer: {exc.reason}"
                 ) from exc
         self.stdout.write(f"simulator accounts registered: {registered}")
+        # Their venues' markets in the cache now, not at the next beat: the first order
+        # reads them from there.
+        from accounts.services import markets_refresh
+
+        markets_refresh(missing_only=True)
 
     def _ensure_demo(self, username: str) -> None:
         owner = get_user_model().objects.filter(username=username).first()
