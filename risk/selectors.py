@@ -130,6 +130,38 @@ def _limits_from_text(values) -> Limits:
     )
 
 
+def _limits_query(*, owner_id: int | None, account_id: int, strategy: str) -> tuple[str, list]:
+    """The owner's enabled limit rows at the global, account and ``strategy`` scopes, as
+    an "l" branch of this module's statements."""
+    sql = f"""
+        {_branch("l", *(_t(name) for name in _LIMIT_FIELDS))}
+          FROM {RiskLimit._meta.db_table}
+         WHERE owner_id = %s AND enabled = %s
+           AND (scope = %s OR (scope = %s AND account_id = %s)
+                OR (scope = %s AND strategy = %s))
+    """
+    params = [
+        owner_id,
+        True,
+        RiskLimit.Scope.GLOBAL,
+        RiskLimit.Scope.ACCOUNT,
+        account_id,
+        RiskLimit.Scope.STRATEGY,
+        # No strategy: no strategy-scope row (their strategy is never empty).
+        strategy or None,
+    ]
+    return sql, params
+
+
+def owner_limits(*, owner_id: int, account_id: int, strategy: str = "") -> list[Limits]:
+    """The limits that apply to an account's orders, one per scope row (merge them with
+    ``risk.rules.merge_limits``) - the same rows ``risk_inputs`` reads with the rest."""
+    sql, params = _limits_query(owner_id=owner_id, account_id=account_id, strategy=strategy)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [_limits_from_text(row[1 : 1 + len(_LIMIT_FIELDS)]) for row in cursor.fetchall()]
+
+
 def risk_inputs(
     *,
     account_id: int,
@@ -151,7 +183,9 @@ def risk_inputs(
     fill = Fill._meta.db_table
     global_state = GlobalRiskState._meta.db_table
     sync = ExchangeSyncState._meta.db_table
-    limit = RiskLimit._meta.db_table
+    limits_sql, limits_params = _limits_query(
+        owner_id=owner_id, account_id=account_id, strategy=strategy
+    )
     working = list(NOT_TERMINAL)
     marks = ", ".join(["%s"] * len(working))
     t = _t
@@ -186,11 +220,7 @@ def risk_inputs(
          WHERE account_id = %s AND symbol = %s AND reduce_only = %s AND status IN ({marks})
          GROUP BY side
         UNION ALL
-        {_branch("l", *(t(name) for name in _LIMIT_FIELDS))}
-          FROM {limit}
-         WHERE owner_id = %s AND enabled = %s
-           AND (scope = %s OR (scope = %s AND account_id = %s)
-                OR (scope = %s AND strategy = %s))
+        {limits_sql}
         UNION ALL
         {
         _branch(
@@ -213,14 +243,7 @@ def risk_inputs(
         symbol,
         False,
         *working,
-        owner_id,
-        True,
-        RiskLimit.Scope.GLOBAL,
-        RiskLimit.Scope.ACCOUNT,
-        account_id,
-        RiskLimit.Scope.STRATEGY,
-        # No strategy: no strategy-scope row (their strategy is never empty).
-        strategy or None,
+        *limits_params,
         account_id,
         day_start,
         account_id,

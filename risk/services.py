@@ -23,7 +23,6 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
@@ -35,8 +34,8 @@ from positions.valuation import asset_price, market_key
 from realtime.groups import account_group, user_group
 from realtime.publish import broadcast_on_commit
 from risk import rules
-from risk.models import GlobalRiskState, RiskDecision, RiskEvent, RiskLimit, RiskState
-from risk.selectors import HaltFlags, RiskInputs, halt_flags, risk_inputs
+from risk.models import GlobalRiskState, RiskDecision, RiskEvent, RiskState
+from risk.selectors import HaltFlags, RiskInputs, halt_flags, owner_limits, risk_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -46,33 +45,11 @@ ZERO = Decimal(0)
 # --- Limits ---------------------------------------------------------------------------------
 
 
-def _limits_from_row(row: RiskLimit) -> rules.Limits:
-    return rules.Limits(
-        max_order_value=row.max_order_value,
-        max_order_amount=row.max_order_amount,
-        min_order_value=row.min_order_value,
-        max_position_pct=row.max_position_pct,
-        max_open_positions=row.max_open_positions,
-        max_daily_loss=row.max_daily_loss,
-        max_drawdown_pct=row.max_drawdown_pct,
-        max_price_deviation_pct=row.max_price_deviation_pct,
-        loss_cooldown=(
-            timedelta(minutes=row.loss_cooldown_minutes)
-            if row.loss_cooldown_minutes is not None
-            else None
-        ),
-        max_orders_per_minute=row.max_orders_per_minute,
-        allowed_symbols=frozenset(row.allowed_symbols) if row.allowed_symbols else None,
-    )
-
-
 def effective_limits(*, account: ExchangeAccount, strategy: str = "") -> rules.Limits:
     """Global, account and strategy limits of the account's owner, merged."""
-    scopes = Q(scope=RiskLimit.Scope.GLOBAL) | Q(scope=RiskLimit.Scope.ACCOUNT, account=account)
-    if strategy:
-        scopes |= Q(scope=RiskLimit.Scope.STRATEGY, strategy=strategy)
-    rows = RiskLimit.objects.filter(scopes, owner_id=account.owner_id, enabled=True)
-    return rules.merge_limits(*(_limits_from_row(row) for row in rows))
+    return rules.merge_limits(
+        *owner_limits(owner_id=account.owner_id, account_id=account.pk, strategy=strategy)
+    )
 
 
 # --- The gate -------------------------------------------------------------------------------

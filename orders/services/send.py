@@ -72,10 +72,13 @@ def order_send(*, order_id: int) -> SendResult:
         return SendResult("skipped")
     if _spot_oco_leg(order):
         return _send_oco(order, now)
+    return _send_alone(order, now)
+
+
+def _send_alone(order: Order, now) -> SendResult:
     with transaction.atomic():
         if not _claim(order, now):
-            return _not_claimed(order_id, now)
-
+            return _not_claimed(order.pk, now)
     return _send_one(order)
 
 
@@ -237,10 +240,7 @@ def _send_oco(order: Order, now) -> SendResult:
         return SendResult("skipped")  # sent with its stop-loss
     take = Order.objects.filter(pk=order.linked_id).first()
     if take is None or take.status not in (Status.PENDING, Status.SUBMITTING, Status.UNKNOWN):
-        with transaction.atomic():
-            if not _claim(order, now):
-                return _not_claimed(order.pk, now)
-        return _send_one(order)
+        return _send_alone(order, now)
     if take.status != Status.PENDING:
         return SendResult("retry", delay=settings.ORDER_RECONCILE_AFTER_SECONDS)
     with transaction.atomic():

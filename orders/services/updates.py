@@ -339,7 +339,7 @@ def _record_fills(
         if duplicates:
             events.record_fill_duplicates(order=order, trade_ids=duplicates, actor=actor)
     if batch_known is None:
-        publish_fills(created)  # a batch's go out once they have ids (_insert_batch_fills)
+        publish_fills(created)  # a batch's go out once they have ids (_batched_writes)
     if created:
         if batch_known is not None:
             batch_known.update(fill.exchange_trade_id for fill in created)
@@ -389,12 +389,10 @@ def _known_trades(account: ExchangeAccount, trade_ids: list[str]):
             "exchange_trade_id", flat=True
         )
     )
-    _batch.fills = []
     try:
         yield
     finally:
         trades.pop(account.pk, None)
-        _batch.fills = []
 
 
 @contextmanager
@@ -404,17 +402,15 @@ def _batched_writes():
     if getattr(_batch, "orders", None) is not None:  # an outer batch writes
         yield
         return
-    _batch.orders = {}
+    _batch.orders, _batch.fills = {}, []
     try:
         yield
         _write_orders(_batch.orders.values())
-        fills = getattr(_batch, "fills", None)
-        if fills:
-            Fill.objects.bulk_create(fills)
-            publish_fills(fills)
-            _batch.fills = []
+        if _batch.fills:
+            Fill.objects.bulk_create(_batch.fills)
+            publish_fills(_batch.fills)
     finally:
-        _batch.orders = None
+        _batch.orders, _batch.fills = None, None
 
 
 def order_apply_updates(
