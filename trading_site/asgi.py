@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from django.core.asgi import get_asgi_application
+from django.core.exceptions import ImproperlyConfigured
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "trading_site.settings.local")
 # A connection pool for the web process only (see database_config in settings/base.py).
@@ -22,9 +23,19 @@ from common.asgi import PersistentThreads  # noqa: E402
 from common.runtime import settle_heap  # noqa: E402
 from trading_site.routing import websocket_urlpatterns  # noqa: E402
 
+
+def _web_threads() -> int:
+    value = os.environ.get("WEB_THREADS", "4").strip()
+    if not value.isdigit() or int(value) < 1:
+        raise ImproperlyConfigured(
+            f"WEB_THREADS must be a whole number of request threads, 1 or more; got {value!r}."
+        )
+    return int(value)
+
+
 application = ProtocolTypeRouter(
     {
-        "http": PersistentThreads(django_asgi_app, threads=int(os.environ.get("WEB_THREADS", "4"))),
+        "http": PersistentThreads(django_asgi_app, threads=_web_threads()),
         "websocket": AllowedHostsOriginValidator(
             AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
         ),

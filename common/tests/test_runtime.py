@@ -85,3 +85,21 @@ def test_cache_operations_reuse_one_redis_client():
 
     assert cache.get("runtime-test") == 1
     assert cache._cache.get_client(write=True) is first
+
+
+def test_a_bad_web_threads_setting_stops_the_web_with_a_message_that_names_it():
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "WEB_THREADS": "0", "DJANGO_SETTINGS_MODULE": "trading_site.settings.test"}
+    run = subprocess.run(
+        [sys.executable, "-c", "import trading_site.asgi"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert run.returncode != 0
+    assert "WEB_THREADS must be a whole number of request threads, 1 or more; got '0'" in run.stderr
