@@ -1,0 +1,34 @@
+"""The one view of the floor stack: store the order, queue its send on commit."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from django.db import connection, transaction
+from django.http import HttpRequest, JsonResponse
+from django.urls import path
+
+from bench.stack_floor_site.tasks import send
+
+
+def place(request: HttpRequest) -> JsonResponse:
+    entered = time.time()
+    body = json.loads(request.body)
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO floor_order (account, price, view_at) VALUES (%s, %s, %s)"
+                " RETURNING id",
+                [body["account"], body["price"], entered],
+            )
+            order_id = cursor.fetchone()[0]
+        transaction.on_commit(lambda: send.delay(order_id))
+    return JsonResponse({"id": order_id}, status=201)
+
+
+def ping(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"ok": True})
+
+
+urlpatterns = [path("orders", place), path("ping", ping)]
