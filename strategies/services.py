@@ -319,6 +319,8 @@ def signal_process(*, signal_id: int) -> Signal:
         return signal
     outcomes: list[str] = []
     reasons: list[str] = []
+    orders: list[Order] = []
+    records = []
     targets = _targets(signal)
     prices = last_prices([account for account, _ in targets])
     for account, weight in targets:
@@ -326,7 +328,7 @@ def signal_process(*, signal_id: int) -> Signal:
         try:
             order = _order_for(signal, account, weight, prices)
             if order is not None:
-                signal.orders.add(order)
+                orders.append(order)
                 record = getattr(order, "gate_record", None)
             outcomes.append("approved")  # or nothing to close: done
         except OrderRefused as exc:
@@ -337,16 +339,32 @@ def signal_process(*, signal_id: int) -> Signal:
             outcomes.append("failed")
             reasons.append(f"{account.label}: {exc.message}")
         if record is not None:
-            signal.decisions.add(record)
+            records.append(record)
     if "approved" in outcomes:
         status = Signal.Status.APPROVED
     elif "rejected" in outcomes:
         status = Signal.Status.REJECTED
     else:
         status = Signal.Status.FAILED
-    Signal.objects.filter(pk=signal.pk).update(status=status, status_reason="; ".join(reasons))
-    signal.refresh_from_db()
-    _publish_signal(signal)
+    # The orders are committed (each in its own transaction, sent already); the links
+    # and the outcome follow in one transaction (one INSERT per relation, one UPDATE),
+    # pushed when it commits.
+    with transaction.atomic():
+        if orders:
+            Signal.orders.through.objects.bulk_create(
+                [Signal.orders.through(signal=signal, order=order) for order in orders],
+                ignore_conflicts=True,
+            )
+        if records:
+            Signal.decisions.through.objects.bulk_create(
+                [Signal.decisions.through(signal=signal, riskdecision=r) for r in records],
+                ignore_conflicts=True,
+            )
+        signal.status, signal.status_reason = status, "; ".join(reasons)
+        Signal.objects.filter(pk=signal.pk).update(
+            status=signal.status, status_reason=signal.status_reason
+        )
+        _publish_signal(signal)
     logger.info("signal %s: %s %s", signal.pk, status, "; ".join(reasons))
     return signal
 
