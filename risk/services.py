@@ -22,11 +22,12 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from common.api import json_ready
+from common.db import one_row
 from orders.models import Order
 from positions.models import Position
 from positions.selectors import last_prices
@@ -68,15 +69,7 @@ def lock_state(account: ExchangeAccount) -> RiskState:
 
 
 def _locked_state(account_id: int) -> RiskState | None:
-    # Written out (it runs on every order): the ORM spends longer building this query
-    # than the database takes to answer it.
-    table = RiskState._meta.db_table
-    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
-    rows = RiskState.objects.raw(
-        f"SELECT * FROM {table} WHERE account_id = %s{lock}",  # noqa: S608
-        [account_id],
-    )
-    return next(iter(rows), None)
+    return one_row(RiskState, "account_id = %s", [account_id], lock=True)
 
 
 def halted_reason(state: RiskState | None, inputs: RiskInputs | None = None) -> str:

@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts import gateway
 from accounts.models import AccountGroupMember, ExchangeAccount
 from common.api import represent
+from common.db import one_row
 from common.exceptions import ApplicationError, PermissionDenied, ValidationFailed
 from orders.models import Order
 from orders.services import OrderRequest, order_submit
@@ -76,7 +77,7 @@ def _target_account(source: SignalSource, account_id, group_id):
     owner = source.owner_id
     account = group = None
     if account_id is not None:
-        account = ExchangeAccount.objects.filter(pk=account_id, owner_id=owner).first()
+        account = one_row(ExchangeAccount, "id = %s AND owner_id = %s", [account_id, owner])
         if account is None:
             raise ValidationFailed(f"No account {account_id}.", extra={"field": "account"})
     elif group_id is not None:
@@ -86,7 +87,9 @@ def _target_account(source: SignalSource, account_id, group_id):
         if group is None:
             raise ValidationFailed(f"No account group {group_id}.", extra={"field": "group"})
     else:
-        account, group = source.account, source.account_group
+        if source.account_id is not None:
+            account = one_row(ExchangeAccount, "id = %s", [source.account_id])
+        group = source.account_group
     if account is None and group is None:
         raise ValidationFailed(
             "Say which account trades this signal (account or group), or give the source a "
@@ -120,7 +123,7 @@ def signal_ingest(*, source: SignalSource, external_id: str, data: dict) -> tupl
     """
     if not source.enabled:
         raise PermissionDenied(f"Signal source {source.name!r} is disabled.")
-    existing = Signal.objects.filter(source=source, external_id=external_id).first()
+    existing = one_row(Signal, "source_id = %s AND external_id = %s", [source.pk, external_id])
     if existing is not None:
         return existing, False
     account, group = _target_account(source, data.get("account"), data.get("group"))

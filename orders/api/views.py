@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from accounts.models import ExchangeAccount
 from common.api import IntLookupMixin, represent
+from common.db import one_row
 from common.exceptions import NotFound
 from orders import selectors, services
 from orders.api.serializers import (
@@ -37,13 +38,7 @@ class OrderCursor(CursorPagination):
 
 def _user_account(user, account_id: int) -> ExchangeAccount:
     # Not account_list(): its sync-state prefetch is for showing accounts, not trading.
-    # Written out, as it runs on every order: the ORM takes longer to build the query
-    # than the database to answer it.
-    accounts = ExchangeAccount.objects.raw(
-        f"SELECT * FROM {ExchangeAccount._meta.db_table} WHERE id = %s AND owner_id = %s",  # noqa: S608
-        [account_id, user.pk],
-    )
-    account = next(iter(accounts), None)
+    account = one_row(ExchangeAccount, "id = %s AND owner_id = %s", [account_id, user.pk])
     if account is None:
         # Another user's account is indistinguishable from a missing one.
         raise NotFound(f"No account {account_id}.")

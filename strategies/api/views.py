@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api import IntLookupMixin, client_ip
+from common.db import one_row
 from common.exceptions import NotFound, PermissionDenied
 from strategies import services
 from strategies.api.serializers import SignalInput, SignalOutput, StrategyOutput, WebhookInput
@@ -60,7 +61,9 @@ class TradingViewWebhook(APIView):
 
     @extend_schema(request=WebhookInput, responses={202: None, 200: None})
     def post(self, request, source_id: int):
-        source = SignalSource.objects.filter(pk=source_id, kind=SignalSource.Kind.WEBHOOK).first()
+        source = one_row(
+            SignalSource, "id = %s AND kind = %s", [source_id, SignalSource.Kind.WEBHOOK]
+        )
         if source is None:
             raise NotFound("No such webhook.")
         if source.ip_allowlist_enabled:
