@@ -14,6 +14,7 @@ from django.utils.module_loading import import_string
 from accounts import gateway
 from accounts.errors import Outcome, classify
 from accounts.models import ExchangeAccount
+from common.db import one_row
 from orders import events, venue
 from orders.models import Order
 from orders.services.common import WORKER, order_transition
@@ -53,10 +54,11 @@ def order_send(*, order_id: int) -> SendResult:
     Before anything, the send guard (settings.ORDER_SEND_GUARD: the kill switch) may
     stop it: an order queued before trading was halted is cancelled here, never sent.
     """
-    # One read of the order and its account serves the guard, the claim and the send.
-    order = Order.objects.select_related("account").filter(pk=order_id).first()
+    # One read of the order and one of its account serve the guard, the claim and the send.
+    order = one_row(Order, "id = %s", [order_id])
     if order is None:
         return SendResult("skipped")
+    order.account = one_row(ExchangeAccount, "id = %s", [order.account_id])
     now = timezone.now()
     if order.status != Status.PENDING:
         return _not_claimed(order_id, now)

@@ -13,6 +13,7 @@ from django.utils.module_loading import import_string
 from accounts import gateway
 from accounts.models import ExchangeAccount
 from accounts.precision import MarketRules
+from common.db import one_row
 from common.exceptions import Conflict, PermissionDenied, ServiceUnavailable, ValidationFailed
 from orders import events, tasks, venue
 from orders.models import Order
@@ -267,7 +268,9 @@ def order_submit(
     an ``order.updated`` push.
     """
     if idempotency_key:
-        existing = Order.objects.filter(account=account, idempotency_key=idempotency_key).first()
+        existing = one_row(
+            Order, "account_id = %s AND idempotency_key = %s", [account.pk, idempotency_key]
+        )
         if existing is not None:
             return _replay(existing, request)
     order = order_prepare(
