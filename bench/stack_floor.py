@@ -1,27 +1,31 @@
-"""The floor under the order path's latency: the platform's stack with none of its code.
+"""The floor under the order and signal paths' latency: the platform's stack, none of its code.
 
     .venv/bin/python bench/stack_floor.py [--seconds 20] [--rate 20] [--accounts 4]
 
 ``bench/order_pipeline.py`` measures ``POST /api/orders/`` -> the simulator receiving the
-order through the platform. This bench runs the same chain of servers - daphne and Django,
-PostgreSQL through psycopg, Celery on Redis with the platform's task settings and a prefork
-worker, the real ccxt client, the simulator - with the least work an order can take through
-them (bench/stack_floor_site/): the view inserts one row and queues a task on commit; the
-task claims the row with a conditional UPDATE and sends the order with ccxt. No
-authentication, validation, risk gate, audit event or push. Whatever this costs, the
-platform cannot go below it on this machine: the difference between the two benches is
-what the platform's own work costs.
+order through the platform, ``bench/signal_to_order.py`` a webhook alert -> the simulator.
+This bench runs the same chain of servers - daphne and Django on the platform's request
+threads and connection pool, PostgreSQL through psycopg, Celery on Redis with the
+platform's task settings and a prefork worker on ``orders,strategies``, the real ccxt
+client, the simulator - with the least work a request can take through them
+(bench/stack_floor_site/):
 
-It prints, per order at ``--rate`` orders/s over ``--accounts`` simulator accounts (5
-orders/s each, as order_pipeline):
+- an order: the view inserts one row and queues a task on commit; the task claims the row
+  with a conditional UPDATE and sends the order with ccxt;
+- a signal: the view inserts one row and queues a task on commit; that task claims it,
+  inserts its order and queues the order's send on commit (two tasks, as DESIGN.md's
+  signal path); then as an order.
 
-- POST start -> simulator receiving the order (its order ``time``, ms resolution, taken
-  as the middle of its millisecond), and the legs of that path, from wall-clock stamps
-  taken by the view, the task and the simulator (one machine, one clock):
-  POST -> view entered (HTTP, daphne, Django's handler and its thread hop);
-  view -> task started (INSERT, COMMIT, Celery publish, broker, worker, pool process);
-  task -> ccxt called (the claiming UPDATE); ccxt -> simulator (build, sign, send);
-- the round trip of an empty view (GET /ping) through daphne and Django.
+No authentication, validation, risk gate, sizing, audit event or push. Whatever this
+costs, the platform cannot go below it on this machine: the difference between the
+benches is what the platform's own work costs.
+
+It prints, for each path at ``--rate`` per second over ``--accounts`` simulator accounts
+(5/s each, as order_pipeline), POST start -> simulator receiving the order (its order
+``time``, ms resolution, taken as the middle of its millisecond) and the legs of that
+path, from wall-clock stamps taken by the views, the tasks and the simulator (one machine,
+one clock); the CPU the web and worker processes spent per request; and the round trip
+of an empty view (GET /ping) through daphne and Django.
 
 Services as ``bench/order_pipeline.py``: ``DATABASE_URL`` names the PostgreSQL server (the
 bench drops and creates its own database, ``trading_floor``, and drops it at exit);
@@ -42,26 +46,61 @@ import sys
 import time
 from dataclasses import dataclass
 
-from _common import control, cpu_seconds, open_loop, percentile, poll_until, process_tree, wait_up
+from _common import (
+    control,
+    cpu_seconds,
+    open_loop,
+    percentile,
+    poll_until,
+    process_tree,
+    wait_up,
+)
 from order_pipeline import PER_ACCOUNT_RATE, READY_TIMEOUT, Processes, SetupFailed, run_with_stack
 
 SITE = "bench.stack_floor_site"
-TABLE = """
-    CREATE TABLE floor_order (
+TABLES = (
+    """CREATE TABLE floor_signal (
+        id bigserial PRIMARY KEY,
+        account integer NOT NULL,
+        price numeric(36, 18) NOT NULL,
+        view_at double precision NOT NULL,
+        process_at double precision
+    )""",
+    """CREATE TABLE floor_order (
         id bigserial PRIMARY KEY,
         account integer NOT NULL,
         price numeric(36, 18) NOT NULL,
         status varchar(20) NOT NULL DEFAULT 'pending',
+        signal_id bigint REFERENCES floor_signal (id),
         view_at double precision NOT NULL,
         task_at double precision,
         send_at double precision
-    )
-"""
+    )""",
+)
+# The legs of each path, from the stamps its rows carry (all wall clock, seconds).
+ORDER_LEGS = (
+    ("POST start -> simulator", "start", "sim"),
+    ("POST round trip", "start", "end"),
+    ("  POST -> view entered", "start", "view"),
+    ("  view -> send task started", "view", "task"),
+    ("  task -> ccxt called", "task", "send"),
+    ("  ccxt -> simulator", "send", "sim"),
+)
+SIGNAL_LEGS = (
+    ("POST start -> simulator", "start", "sim"),
+    ("POST round trip", "start", "end"),
+    ("  POST -> view entered", "start", "view"),
+    ("  view -> signal task started", "view", "process"),
+    ("  signal task -> order stored", "process", "stored"),
+    ("  stored -> send task started", "stored", "task"),
+    ("  task -> ccxt called", "task", "send"),
+    ("  ccxt -> simulator", "send", "sim"),
+)
 
 
 @dataclass
 class Posted:
-    order_id: int
+    row_id: int  # the order's (orders) or the signal's (signals)
     start: float  # wall clock, s
     end: float
     error: str = ""
@@ -73,20 +112,18 @@ class Client:
     def __init__(self, port: int):
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
 
-    def post(self, account: int, price: int) -> Posted:
+    def post(self, path: str, account: int, price: int) -> Posted:
         body = json.dumps({"account": account, "price": price})
         start = time.time()
         try:
-            self.conn.request(
-                "POST", "/orders", body=body, headers={"Content-Type": "application/json"}
-            )
+            self.conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
             response = self.conn.getresponse()
             data = response.read()
         except (OSError, http.client.HTTPException) as exc:
             self.conn.close()
             return Posted(0, start, time.time(), repr(exc))
         end = time.time()
-        if response.status != 201:
+        if response.status not in (201, 202):
             return Posted(0, start, end, f"HTTP {response.status}: {data[:200]!r}")
         return Posted(json.loads(data)["id"], start, end)
 
@@ -98,45 +135,87 @@ class Client:
         return (time.perf_counter() - start) * 1000
 
 
-def post_orders(port: int, accounts: int, rate: float, seconds: float) -> list[Posted]:
-    def make_sender():
-        client = Client(port)
-        # Far below the market (65,000): rests on the book, never fills.
-        return lambda i: client.post(i % accounts, 30_000 + i % 500)
+class Floor:
+    def __init__(self, args, sim_url: str, web_port: int, database_url: str, sim_ids: list[str]):
+        self.args = args
+        self.sim_url = sim_url
+        self.web_port = web_port
+        self.database_url = database_url
+        self.sim_ids = sim_ids
 
-    posted, _ = open_loop(rate, seconds, threads=4, make_sender=make_sender)
-    errors = [p.error for p in posted if p.error]
-    if errors:
-        raise SetupFailed(f"{len(errors)} POSTs failed, e.g. {errors[0]}")
-    return posted
+    def post(self, path: str, rate: float, seconds: float) -> list[Posted]:
+        accounts = len(self.sim_ids)
 
+        def make_sender():
+            client = Client(self.web_port)
+            # Far below the market (65,000): rests on the book, never fills.
+            return lambda i: client.post(path, i % accounts, 30_000 + i % 500)
 
-def wait_open(database_url: str, ids: list[int]) -> dict[int, tuple[float, float, float]]:
-    """Wait until every order is open; order id -> (view_at, task_at, send_at)."""
-    import psycopg
+        posted, _ = open_loop(rate, seconds, threads=4, make_sender=make_sender)
+        errors = [p.error for p in posted if p.error]
+        if errors:
+            raise SetupFailed(f"{len(errors)} POSTs to {path} failed, e.g. {errors[0]}")
+        return posted
 
-    with psycopg.connect(database_url, autocommit=True) as conn:
+    def stamps(self, posted: list[Posted], *, signals: bool) -> dict[int, dict[str, float]]:
+        """Wait until every order is open; posted row id -> its stamps by name."""
+        import psycopg
 
-        def all_open() -> bool:
-            row = conn.execute(
-                "SELECT count(*) FROM floor_order WHERE id = ANY(%s) AND status = 'open'", [ids]
-            ).fetchone()
-            return row[0] == len(ids)
+        ids = [p.row_id for p in posted]
+        key = "signal_id" if signals else "id"
+        with psycopg.connect(self.database_url, autocommit=True) as conn:
 
-        poll_until(all_open, timeout=60, message="every order to be sent", interval=0.1)
-        rows = conn.execute(
-            "SELECT id, view_at, task_at, send_at FROM floor_order WHERE id = ANY(%s)", [ids]
-        ).fetchall()
-    return {row[0]: row[1:] for row in rows}
+            def all_open() -> bool:
+                (count,) = conn.execute(
+                    f"SELECT count(*) FROM floor_order WHERE {key} = ANY(%s) AND status = 'open'",  # noqa: S608
+                    [ids],
+                ).fetchone()
+                return count == len(ids)
 
+            poll_until(all_open, timeout=60, message="every order to be sent", interval=0.1)
+            query = (
+                "SELECT o.id, o.signal_id, o.view_at, o.task_at, o.send_at, s.view_at,"  # noqa: S608
+                " s.process_at FROM floor_order o LEFT JOIN floor_signal s ON s.id = o.signal_id"
+                f" WHERE o.{key} = ANY(%s)"  # key: one of two column names
+            )
+            rows = conn.execute(query, [ids]).fetchall()
+        received = self.simulator_times()
+        stamps = {}
+        for order_id, signal_id, stored, task, send, signal_view, process in rows:
+            if order_id not in received:
+                raise SetupFailed(f"order {order_id} is not on the simulator")
+            row = {"task": task, "send": send, "sim": received[order_id]}
+            if signals:
+                row.update(view=signal_view, process=process, stored=stored)
+            else:
+                row["view"] = stored
+            stamps[signal_id if signals else order_id] = row
+        return stamps
 
-def simulator_times(sim_url: str, sim_ids: list[str]) -> dict[int, float]:
-    """order id -> the simulator's receive time (s, middle of its millisecond)."""
-    times = {}
-    for sim_id in sim_ids:
-        for order in control(sim_url, "GET", f"/accounts/{sim_id}")["open_orders"]:
-            times[int(order["clientOrderId"].removeprefix("floor"))] = (order["time"] + 0.5) / 1000
-    return times
+    def simulator_times(self) -> dict[int, float]:
+        """floor order id -> the simulator's receive time (s, middle of its millisecond)."""
+        times = {}
+        for sim_id in self.sim_ids:
+            for order in control(self.sim_url, "GET", f"/accounts/{sim_id}")["open_orders"]:
+                order_id = int(order["clientOrderId"].removeprefix("floor"))
+                times[order_id] = (order["time"] + 0.5) / 1000
+        return times
+
+    def run(self, path: str, legs: tuple, *, signals: bool, pids: dict) -> dict[str, list[float]]:
+        cpu_before = {name: cpu_seconds(group) for name, group in pids.items()}
+        posted = self.post(path, self.args.rate, self.args.seconds)
+        stamps = self.stamps(posted, signals=signals)
+        per = {
+            f"CPU {name}": (cpu_seconds(group) - cpu_before[name]) * 1000 / len(posted)
+            for name, group in pids.items()
+        }
+        figures: dict[str, list[float]] = {name: [] for name, _, _ in legs}
+        for p in posted:
+            row = {"start": p.start, "end": p.end, **stamps[p.row_id]}
+            for name, since, until in legs:
+                figures[name].append((row[until] - row[since]) * 1000)
+        self.cpu = per
+        return figures
 
 
 def p50_p99(values_ms: list[float]) -> str:
@@ -153,7 +232,8 @@ def measure(args, processes: Processes, env: dict[str, str], sim_port: int, web_
     if redis_base.rsplit("/", 1)[-1].isdigit():
         redis_base = redis_base.rsplit("/", 1)[0]
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
-        conn.execute(TABLE)
+        for table in TABLES:
+            conn.execute(table)
 
     processes.start(
         "simulator",
@@ -176,7 +256,7 @@ def measure(args, processes: Processes, env: dict[str, str], sim_port: int, web_
     worker_pid = processes.start(
         "worker",
         [python, "-m", "celery", "-A", f"{SITE}.tasks", "worker", "--pool", "prefork",
-         "--concurrency", str(args.concurrency), "--queues", "orders",
+         "--concurrency", str(args.concurrency), "--queues", "orders,strategies",
          "--hostname", f"floor-{os.getpid()}@%h", "--without-mingle", "--without-gossip",
          "--loglevel", "WARNING"],
     )  # fmt: skip
@@ -190,9 +270,11 @@ def measure(args, processes: Processes, env: dict[str, str], sim_port: int, web_
         return True
 
     poll_until(web_up, timeout=READY_TIMEOUT, message="the web process")
+    floor = Floor(args, sim_url, web_port, env["DATABASE_URL"], [m["account_id"] for m in made])
     # Warm-up: every account's client in each pool process, markets loaded.
-    warm = post_orders(web_port, args.accounts, rate=10, seconds=2 * args.concurrency)
-    wait_open(env["DATABASE_URL"], [p.order_id for p in warm])
+    warm_seconds = 2 * args.concurrency
+    floor.stamps(floor.post("/orders", 10, warm_seconds), signals=False)
+    floor.stamps(floor.post("/signals", 10, warm_seconds), signals=True)
 
     client = Client(web_port)
     pings = []
@@ -201,47 +283,28 @@ def measure(args, processes: Processes, env: dict[str, str], sim_port: int, web_
         time.sleep(0.01)  # idle between pings, as between orders, not back to back
 
     pids = {"web": [web_pid], "worker": process_tree(worker_pid)}
-    cpu_before = {name: cpu_seconds(group) for name, group in pids.items()}
-    posted = post_orders(web_port, args.accounts, args.rate, args.seconds)
-    stamps = wait_open(env["DATABASE_URL"], [p.order_id for p in posted])
-    cpu = {
-        name: (cpu_seconds(g) - cpu_before[name]) * 1000 / len(posted) for name, g in pids.items()
-    }
-    received = simulator_times(sim_url, [m["account_id"] for m in made])
-    missing = [p.order_id for p in posted if p.order_id not in received]
-    if missing:
-        raise SetupFailed(f"{len(missing)} orders not on the simulator, e.g. {missing[:3]}")
-
-    legs: dict[str, list[float]] = {
-        "POST start -> simulator": [],
-        "POST round trip": [],
-        "  POST -> view entered": [],
-        "  view -> task started": [],
-        "  task -> ccxt called": [],
-        "  ccxt -> simulator": [],
-    }
-    for p in posted:
-        view_at, task_at, send_at = stamps[p.order_id]
-        at = received[p.order_id]
-        for name, seconds in zip(
-            legs,
-            (at - p.start, p.end - p.start, view_at - p.start, task_at - view_at,
-             send_at - task_at, at - send_at),
-            strict=True,
-        ):  # fmt: skip
-            legs[name].append(seconds * 1000)
-
+    runs = (
+        ("orders: POST /orders -> simulator", "/orders", ORDER_LEGS, False),
+        ("signals: POST /signals -> simulator", "/signals", SIGNAL_LEGS, True),
+    )
     line = "-" * 78
     print(line)
     print(
-        f"stack floor: {args.rate:g} orders/s for {args.seconds:g} s over {args.accounts} "
-        f"accounts, worker prefork -c {args.concurrency}"
+        f"stack floor: {args.rate:g}/s for {args.seconds:g} s over {args.accounts} accounts, "
+        f"worker prefork -c {args.concurrency}"
     )
+    for title, path, legs, signals in runs:
+        figures = floor.run(path, legs, signals=signals, pids=pids)
+        print(line)
+        print(title)
+        for name, values in figures.items():
+            print(f"{name:32s}{p50_p99(values)}")
+        cpu = floor.cpu
+        print(
+            f"{'CPU per order':32s}web {cpu['CPU web']:.1f} ms, worker {cpu['CPU worker']:.1f} ms"
+        )
     print(line)
-    for name, values in legs.items():
-        print(f"{name:28s}{p50_p99(values)}")
-    print(f"{'empty view round trip':28s}{p50_p99(pings)}")
-    print(f"{'CPU per order':28s}web {cpu['web']:.1f} ms, worker {cpu['worker']:.1f} ms")
+    print(f"{'empty view round trip':32s}{p50_p99(pings)}")
     print(line)
 
 

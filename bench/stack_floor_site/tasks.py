@@ -14,7 +14,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.stack_floor_site.settings
 django.setup()
 
 from django.conf import settings  # noqa: E402 - after setup
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 
 SYMBOL = "BTC/USDT"
 AMOUNT = 0.001
@@ -49,6 +49,30 @@ def client(account: int):
     )
     exchange.load_markets()
     return exchange
+
+
+@app.task(name="stack_floor.process", queue="strategies")
+def process(signal_id: int) -> None:
+    """A signal's hop: claim it, store its order, queue the order's send on commit - the
+    platform's ``strategies.signal_process`` with no sizing or risk gate."""
+    started = time.time()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE floor_signal SET process_at = %s WHERE id = %s AND process_at IS NULL"
+                " RETURNING account, price",
+                [started, signal_id],
+            )
+            claimed = cursor.fetchone()
+            if claimed is None:
+                return
+            cursor.execute(
+                "INSERT INTO floor_order (account, price, view_at, signal_id)"
+                " VALUES (%s, %s, %s, %s) RETURNING id",
+                [*claimed, time.time(), signal_id],
+            )
+            order_id = cursor.fetchone()[0]
+        transaction.on_commit(lambda: send.delay(order_id))
 
 
 @app.task(name="stack_floor.send")
