@@ -138,11 +138,12 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
 
 
 def start_stack(
-    processes, *, sim_port: int, web_port: int, concurrency: int, queues: str, hostname: str
-) -> tuple[int, int, int]:
-    """Start the simulator (paused market), web (daphne) and a Celery prefork worker on
-    ``queues`` under ``processes`` (order_pipeline.Processes); (simulator, web, worker) pids.
-    No beat and no streams: the order path needs neither."""
+    processes, *, sim_port: int, web_port: int, concurrency: int, workers: dict[str, str]
+) -> tuple[int, int, list[int]]:
+    """Start the simulator (paused market), web (daphne) and a Celery prefork worker per
+    entry of ``workers`` (its name -> the queues it consumes; make run has ``orders``
+    apart) under ``processes`` (order_pipeline.Processes); (simulator, web, workers)
+    pids. No beat and no streams: the order path needs neither."""
     python = sys.executable
     sim_pid = processes.start(
         "simulator",
@@ -153,13 +154,14 @@ def start_stack(
         [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port),
          "trading_site.asgi:application"],
     )  # fmt: skip
-    worker_pid = processes.start(
-        "worker",
-        [python, "-m", "celery", "-A", "trading_site", "worker", "--pool", "prefork",
-         "--concurrency", str(concurrency), "--queues", queues, "--hostname", hostname,
-         "--without-mingle", "--without-gossip", "--loglevel", "INFO"],
-    )  # fmt: skip
-    return sim_pid, web_pid, worker_pid
+    worker_pids = []
+    for name, queues in workers.items():
+        argv = [python, "-m", "celery", "-A", "trading_site", "worker", "--pool", "prefork",
+                "--concurrency", str(concurrency), "--queues", queues,
+                "--hostname", f"{name}-{os.getpid()}@%h", "--without-mingle", "--without-gossip",
+                "--loglevel", "INFO"]  # fmt: skip
+        worker_pids.append(processes.start(name, argv))
+    return sim_pid, web_pid, worker_pids
 
 
 def open_loop(

@@ -9,9 +9,10 @@ prints a table and stops every process it started (also on Ctrl-C, SIGTERM or fa
 - Services and processes as bench/order_pipeline.py (its machinery, imported): its own
   database (``--database``, default ``trading_bench_signals``, dropped at exit unless
   ``--keep-db``) and Redis databases 9-11 plus ``bench-signals-ratelimit`` keys in database
-  3, flushed at start and exit, so it never touches order_pipeline's. The worker consumes
-  ``orders,strategies``: an alert takes two tasks, ``strategies.signal_process`` (the
-  risk gate decides and the order is stored) and ``orders.order_send``.
+  3, flushed at start and exit, so it never touches order_pipeline's. As ``make run``, two
+  prefork workers of ``--concurrency`` pool processes each: one on ``strategies``, one on
+  ``orders``. An alert takes two tasks, ``strategies.signal_process`` (the risk gate
+  decides and the order is stored) and ``orders.order_send``.
 - Accounts: ``--accounts`` simulator accounts, each with a webhook SignalSource (default
   account, fixed-quote sizing of 50 USDT), a USDT Balance row (the gate's equity) and one
   account-scope RiskLimit (order value, position %, open positions, daily loss, drawdown,
@@ -401,7 +402,7 @@ def report(args: argparse.Namespace, lat: Phase, costs: list[DecisionCost]) -> N
     lines = [
         rule,
         f"signal to order: {args.rate:g} alerts/s for {args.seconds:g} s over {args.accounts} "
-        f"accounts, worker prefork -c {args.concurrency} on orders,strategies",
+        f"accounts, workers prefork -c {args.concurrency} on strategies and on orders",
         rule,
         f"webhook POST -> simulator {stats(lat.latencies_ms)}   (n={len(lat.latencies_ms)})",
         f"webhook response          {stats(lat.post_ms)}",
@@ -456,8 +457,8 @@ def measure(args, processes: Processes, sim_port: int, web_port: int) -> None:
         sim_port=sim_port,
         web_port=web_port,
         concurrency=args.concurrency,
-        queues="orders,strategies",
-        hostname=f"bench-signals-{os.getpid()}@%h",
+        # As make run: orders on a worker of their own.
+        workers={"orders-worker": "orders", "worker": "strategies"},
     )
     wait_up(sim_url, time.monotonic() + READY_TIMEOUT)
     bench = Bench(args, sim_url, web_port)
@@ -491,7 +492,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30, help="latency run length (30)")
     parser.add_argument("--rate", type=float, default=20, help="alerts/s of the latency run (20)")
     parser.add_argument("--accounts", type=int, default=4, help="simulator accounts (4)")
-    parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes (2)")
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="pool processes of each worker (2)"
+    )
     parser.add_argument(
         "--decisions", type=int, default=500, help="risk decisions timed per case (500)"
     )

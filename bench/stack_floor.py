@@ -6,7 +6,7 @@
 order through the platform, ``bench/signal_to_order.py`` a webhook alert -> the simulator.
 This bench runs the same chain of servers - daphne and Django on the platform's request
 threads and connection pool, PostgreSQL through psycopg, Celery on Redis with the
-platform's task settings and a prefork worker on ``orders,strategies``, the real ccxt
+platform's task settings and prefork workers on ``orders`` and on ``strategies``, the real ccxt
 client, the simulator - with the least work a request can take through them
 (bench/stack_floor_site/):
 
@@ -253,13 +253,14 @@ def measure(args, processes: Processes, env: dict[str, str], sim_port: int, web_
         [python, "-m", "daphne", "-b", "127.0.0.1", "-p", str(web_port),
          f"{SITE}.asgi:application"],
     )  # fmt: skip
-    worker_pid = processes.start(
-        "worker",
-        [python, "-m", "celery", "-A", f"{SITE}.tasks", "worker", "--pool", "prefork",
-         "--concurrency", str(args.concurrency), "--queues", "orders,strategies",
-         "--hostname", f"floor-{os.getpid()}@%h", "--without-mingle", "--without-gossip",
-         "--loglevel", "WARNING"],
-    )  # fmt: skip
+    # As make run: orders on a worker of their own.
+    worker_pids = []
+    for name, queues in (("orders-worker", "orders"), ("worker", "strategies")):
+        argv = [python, "-m", "celery", "-A", f"{SITE}.tasks", "worker", "--pool", "prefork",
+                "--concurrency", str(args.concurrency), "--queues", queues,
+                "--hostname", f"floor-{name}-{os.getpid()}@%h", "--without-mingle",
+                "--without-gossip", "--loglevel", "WARNING"]  # fmt: skip
+        worker_pids.append(processes.start(name, argv))
 
     def web_up() -> bool:
         processes.check_alive()
@@ -282,7 +283,7 @@ def measure(args, processes: Processes, env: dict[str, str], sim_port: int, web_
         pings.append(client.ping())
         time.sleep(0.01)  # idle between pings, as between orders, not back to back
 
-    pids = {"web": [web_pid], "worker": process_tree(worker_pid)}
+    pids = {"web": [web_pid], "workers": [p for pid in worker_pids for p in process_tree(pid)]}
     runs = (
         ("orders: POST /orders -> simulator", "/orders", ORDER_LEGS, False),
         ("signals: POST /signals -> simulator", "/signals", SIGNAL_LEGS, True),
@@ -291,7 +292,7 @@ def measure(args, processes: Processes, env: dict[str, str], sim_port: int, web_
     print(line)
     print(
         f"stack floor: {args.rate:g}/s for {args.seconds:g} s over {args.accounts} accounts, "
-        f"worker prefork -c {args.concurrency}"
+        f"workers prefork -c {args.concurrency} on orders and on strategies"
     )
     for title, path, legs, signals in runs:
         figures = floor.run(path, legs, signals=signals, pids=pids)
@@ -301,7 +302,7 @@ def measure(args, processes: Processes, env: dict[str, str], sim_port: int, web_
             print(f"{name:32s}{p50_p99(values)}")
         cpu = floor.cpu
         print(
-            f"{'CPU per order':32s}web {cpu['CPU web']:.1f} ms, worker {cpu['CPU worker']:.1f} ms"
+            f"{'CPU per order':32s}web {cpu['CPU web']:.1f} ms, workers {cpu['CPU workers']:.1f} ms"
         )
     print(line)
     print(f"{'empty view round trip':32s}{p50_p99(pings)}")
@@ -313,7 +314,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20, help="run length (20)")
     parser.add_argument("--rate", type=float, default=20, help="orders/s (20)")
     parser.add_argument("--accounts", type=int, default=4, help="simulator accounts (4)")
-    parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes (2)")
+    parser.add_argument(
+        "--concurrency", type=int, default=2, help="pool processes of each worker (2)"
+    )
     parser.add_argument("--database", default="trading_floor", help="dropped and created")
     parser.add_argument("--keep-db", action="store_true", help="keep the database at exit")
     args = parser.parse_args()

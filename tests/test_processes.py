@@ -116,8 +116,10 @@ def test_the_simulator_is_started_only_once_its_package_exists(tmp_path):
     commands = run.service_commands("python", base_dir=tmp_path)
 
     assert commands["simulator"] == ["python", "-m", "simulator", "--port", "8765"]
-    assert set(commands) == {"web", "worker", "beat", "streams", "simulator"}
-    assert "orders,sync,strategies,default" in commands["worker"]
+    assert set(commands) == {"web", "orders-worker", "worker", "beat", "streams", "simulator"}
+    # Orders never wait behind sync or strategy tasks for a pool process.
+    assert commands["orders-worker"][commands["orders-worker"].index("--queues") + 1] == "orders"
+    assert commands["worker"][commands["worker"].index("--queues") + 1] == "sync,strategies,default"
 
 
 def _running(pid: int) -> bool:

@@ -1,9 +1,9 @@
 """`python -m trading_site.run` (what `make run` calls): the whole platform in one terminal.
 
 Starts an embedded Redis when REDIS_URL is unset, migrates, makes sure a demo admin user
-exists, then runs web (daphne), the Celery worker, Celery beat, the streams process and,
-once the `simulator` package exists, the exchange simulator - each in its own process
-group, its output prefixed with its name. Ctrl-C or SIGTERM stops them all (SIGTERM to
+exists, then runs web (daphne), the Celery workers (one for orders, one for the rest),
+Celery beat, the streams process and, once the `simulator` package exists, the exchange
+simulator - each in its own process group, its output prefixed with its name. Ctrl-C or SIGTERM stops them all (SIGTERM to
 each group, a deadline, then SIGKILL); a child that dies on its own stops everything
 with a non-zero exit naming it.
 """
@@ -25,8 +25,12 @@ from typing import TextIO
 BASE_DIR = Path(__file__).resolve().parent.parent
 WEB_HOST, WEB_PORT = "127.0.0.1", 8000
 SIMULATOR_PORT = 8765
-WORKER_QUEUES = "orders,sync,strategies,default"
-# Two pool processes: this runs on small machines next to web, beat, streams and the DB.
+# Orders get a worker of their own: in a worker that also takes sync and strategy tasks,
+# an order waits whenever every pool process is busy with one (an exchange call that
+# times out holds one for 10 s). Two pool processes each: this runs on small machines
+# next to web, beat, streams and the database.
+ORDERS_WORKER_QUEUES = "orders"
+WORKER_QUEUES = "sync,strategies,default"
 WORKER_CONCURRENCY = 2
 STOP_DEADLINE_SECONDS = 15.0
 DEMO_ADMIN_USERNAME = "admin"
@@ -181,6 +185,23 @@ def _exit_description(returncode: int) -> str:
     return f"exited unexpectedly with exit code {returncode}"
 
 
+def _worker(celery: list[str], queues: str, hostname: str) -> list[str]:
+    return [
+        *celery,
+        "worker",
+        "--loglevel",
+        "INFO",
+        "--queues",
+        queues,
+        "--concurrency",
+        str(WORKER_CONCURRENCY),
+        "--hostname",
+        hostname,
+        "--without-mingle",
+        "--without-gossip",
+    ]
+
+
 def service_commands(python: str, base_dir: Path = BASE_DIR) -> dict[str, list[str]]:
     """The long-running processes, by name. The simulator only once its package exists."""
     celery = [python, "-m", "celery", "-A", "trading_site"]
@@ -195,20 +216,8 @@ def service_commands(python: str, base_dir: Path = BASE_DIR) -> dict[str, list[s
             str(WEB_PORT),
             "trading_site.asgi:application",
         ],
-        "worker": [
-            *celery,
-            "worker",
-            "--loglevel",
-            "INFO",
-            "--queues",
-            WORKER_QUEUES,
-            "--concurrency",
-            str(WORKER_CONCURRENCY),
-            "--hostname",
-            "worker@%h",
-            "--without-mingle",
-            "--without-gossip",
-        ],
+        "orders-worker": _worker(celery, ORDERS_WORKER_QUEUES, "orders@%h"),
+        "worker": _worker(celery, WORKER_QUEUES, "worker@%h"),
         "beat": [
             *celery,
             "beat",
