@@ -367,9 +367,20 @@ def signal_process(*, signal_id: int) -> Signal:
         Signal.objects.filter(pk=signal.pk).update(
             status=signal.status, status_reason=signal.status_reason
         )
+        _known_links(signal, orders=orders, decisions=records)
         _publish_signal(signal)
     logger.info("signal %s: %s %s", signal.pk, status, "; ".join(reasons))
     return signal
+
+
+def _known_links(signal: Signal, **links: list) -> None:
+    """Hand the signal the rows just linked to it, as ``prefetch_related`` would have read
+    them: its push (orders and decisions included) then reads nothing back."""
+    cache = signal.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in links.items():
+        queryset = getattr(signal, name).all()
+        queryset._result_cache, queryset._prefetch_done = list(rows), True
+        cache[name] = queryset
 
 
 def _order_for(

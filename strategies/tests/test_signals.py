@@ -388,3 +388,34 @@ def test_behind_a_proxy_the_allowlist_reads_the_forwarded_address(client, webhoo
 
     assert forged.status_code == 403  # the client wrote the left part; our proxy the right
     assert genuine.status_code == 202
+
+
+def test_the_processed_signal_is_pushed_with_its_order_and_decision_as_the_api_shows_it(
+    client, webhook, monkeypatch
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from common.api import represent
+    from strategies.api.serializers import SignalOutput
+
+    pushed, queries = [], []
+    monkeypatch.setattr(services, "broadcast_on_commit", lambda **message: pushed.append(message))
+    publish = services._publish_signal
+
+    def counted(signal):
+        with CaptureQueriesContext(connection) as captured:
+            publish(signal)
+        queries.append(len(captured))
+
+    monkeypatch.setattr(services, "_publish_signal", counted)
+    post_alert(client, webhook, alert(webhook))
+    process_all()
+
+    signal = Signal.objects.get()
+    last = [m for m in pushed if m["event"] == "signal.updated"][-1]["payload"]
+    assert last["status"] == "approved"
+    assert [o["id"] for o in last["orders"]] == [Order.objects.get().pk]
+    assert last["decisions"][0]["approved"] is True
+    assert last == represent(SignalOutput, signal)
+    assert queries[-1] == 0  # the links just made are pushed without reading them back
