@@ -3,9 +3,9 @@
 Starts an embedded Redis when REDIS_URL is unset, migrates, makes sure a demo admin user
 exists, then runs web (daphne), the Celery workers (one for orders, one for the rest),
 Celery beat, the streams process and, once the `simulator` package exists, the exchange
-simulator - each in its own process group, its output prefixed with its name. Ctrl-C or SIGTERM stops them all (SIGTERM to
-each group, a deadline, then SIGKILL); a child that dies on its own stops everything
-with a non-zero exit naming it.
+simulator - each in its own process group, its output prefixed with its name. Ctrl-C or
+SIGTERM stops them all (SIGTERM to each group, a deadline, then SIGKILL); a child that
+dies on its own stops everything with a non-zero exit naming it.
 """
 
 from __future__ import annotations
