@@ -109,41 +109,97 @@ def positions_apply_fills(*, account_id: int) -> int:
     fill once; returns how many fills were applied.
     """
     with transaction.atomic():
-        cursor, _ = FillCursor.objects.select_for_update().get_or_create(account_id=account_id)
-        account = ExchangeAccount.objects.only("pk", "owner_id", "market_type").get(pk=account_id)
-        spot = account.market_type == ExchangeAccount.MarketType.SPOT
-        fills = Fill.objects.filter(account_id=account_id, pk__gt=cursor.last_fill_id)
-        if spot:
-            fills = fills.defer("raw")  # average cost needs none of the exchange's payload
-        fills = list(fills.order_by("pk")[:1000])
+        last_fill_id, market_type = _locked_cursor(account_id)
+        spot = market_type == ExchangeAccount.MarketType.SPOT
+        # Average cost needs none of the exchange's payload.
+        fills = _fills_after(account_id, last_fill_id, payload=not spot)
         if not fills:
             return 0
         if spot:
-            touched = _apply_spot_fills(account, fills)
+            touched = _apply_spot_fills(account_id, fills)
         else:
-            touched = _apply_derivative_fills(account, fills)
-        cursor.last_fill_id = fills[-1].pk
-        cursor.save(update_fields=["last_fill_id"])
+            touched = _apply_derivative_fills(account_id, fills)
+        _advance_cursor(account_id, fills[-1].pk)
         for position in touched.values():
             _publish_position(position)
     return len(fills)
 
 
-def _apply_spot_fills(account: ExchangeAccount, fills: list[Fill]) -> dict[int, Position]:
+# The statements of positions_apply_fills, written out. It runs after every commit that
+# recorded fills (each delivery of order updates), and Django builds a query's SQL anew
+# each time it runs - several times longer than the database takes to answer these
+# (common/db.py). RawQuerySet builds rows into model instances as the ORM does.
+
+
+def _locked_cursor(account_id: int) -> tuple[int, str]:
+    """(last fill applied, the account's market type): the account's fill cursor, made on
+    first use and locked until the transaction ends, and the market type read in the same
+    statement (the account's row not locked)."""
+    connection = transaction.get_connection()
+    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update else ""
+    with connection.cursor() as db:
+        db.execute(
+            f"SELECT c.last_fill_id, a.market_type FROM {FillCursor._meta.db_table} c"  # noqa: S608 - names from the models' metadata
+            f" JOIN {ExchangeAccount._meta.db_table} a ON a.id = c.account_id"
+            f" WHERE c.account_id = %s{lock}",
+            [account_id],
+        )
+        row = db.fetchone()
+    if row is not None:
+        return row
+    cursor, _ = FillCursor.objects.select_for_update().get_or_create(account_id=account_id)
+    market_type = (
+        ExchangeAccount.objects.filter(pk=account_id).values_list("market_type", flat=True).get()
+    )
+    return cursor.last_fill_id, market_type
+
+
+def _advance_cursor(account_id: int, last_fill_id: int) -> None:
+    """Record ``last_fill_id`` as the account's last fill applied (its cursor is locked)."""
+    with transaction.get_connection().cursor() as db:
+        db.execute(
+            f"UPDATE {FillCursor._meta.db_table} SET last_fill_id = %s WHERE account_id = %s",  # noqa: S608
+            [last_fill_id, account_id],
+        )
+
+
+def _fills_after(account_id: int, last_fill_id: int, *, payload: bool) -> list[Fill]:
+    """The account's fills after ``last_fill_id``, in id order, at most 1000; without
+    ``payload``, the exchange's payload (``raw``) is left unread, as ``defer("raw")``."""
+    columns = ", ".join(
+        field.column for field in Fill._meta.concrete_fields if payload or field.name != "raw"
+    )
+    return list(
+        Fill.objects.raw(
+            f"SELECT {columns} FROM {Fill._meta.db_table}"  # noqa: S608 - names from the model's metadata
+            " WHERE account_id = %s AND id > %s ORDER BY id LIMIT 1000",
+            [account_id, last_fill_id],
+        )
+    )
+
+
+def _locked_open_holdings(account_id: int) -> list[Position]:
+    """The account's open spot holdings, locked until the transaction ends, in id order."""
+    lock = " FOR UPDATE" if transaction.get_connection().features.has_select_for_update else ""
+    return list(
+        Position.objects.raw(
+            f"SELECT * FROM {Position._meta.db_table}"  # noqa: S608 - names from the model's metadata
+            " WHERE account_id = %s AND side = %s AND status = %s AND source = %s"
+            f" ORDER BY id{lock}",
+            [account_id, Position.Side.LONG, Position.Status.OPEN, Position.Source.FILLS],
+        )
+    )
+
+
+# What applying fills changes on a spot holding.
+SPOT_FIELDS = ["contracts", "entry_price", "realized_pnl", "status", "closed_at", "updated_at"]
+
+
+def _apply_spot_fills(account_id: int, fills: list[Fill]) -> dict[int, Position]:
     """Average-cost holdings from fills, in fill order. The account's open holdings are
     locked and read once, and each written once at the end (a delivery of fills touches
     the same few symbols many times)."""
-    open_positions = {
-        p.symbol: p
-        for p in Position.objects.select_for_update()
-        .filter(
-            account=account,
-            side=Position.Side.LONG,
-            status=Position.Status.OPEN,
-            source=Position.Source.FILLS,
-        )
-        .order_by("pk")
-    }
+    open_positions = {p.symbol: p for p in _locked_open_holdings(account_id)}
     touched: dict[int, Position] = {}
     dirty: dict[int, Position] = {}
     realized: list[RealizedPnl] = []
@@ -155,7 +211,7 @@ def _apply_spot_fills(account: ExchangeAccount, fills: list[Fill]) -> dict[int, 
             if fill.side == "sell":
                 continue  # coins from before the platform: no holding of ours to reduce
             position = Position.objects.create(
-                account=account,
+                account_id=account_id,
                 symbol=fill.symbol,
                 side=Position.Side.LONG,
                 source=Position.Source.FILLS,
@@ -187,7 +243,7 @@ def _apply_spot_fills(account: ExchangeAccount, fills: list[Fill]) -> dict[int, 
         if fill.side == "sell":
             realized.append(
                 RealizedPnl(
-                    account=account,
+                    account_id=account_id,
                     position=position,
                     fill=fill,
                     amount=applied.realized,
@@ -199,19 +255,19 @@ def _apply_spot_fills(account: ExchangeAccount, fills: list[Fill]) -> dict[int, 
             # Closed now: saved at once, and the next buy opens a new holding.
             position.status = Position.Status.CLOSED
             position.closed_at = at
-            position.save()
+            position.save(update_fields=SPOT_FIELDS)
             dirty.pop(position.pk, None)
             del open_positions[fill.symbol]
         else:
             dirty[position.pk] = position
         touched[position.pk] = position
     for position in dirty.values():
-        position.save()
+        position.save(update_fields=SPOT_FIELDS)
     RealizedPnl.objects.bulk_create(realized)
     return touched
 
 
-def _apply_derivative_fills(account: ExchangeAccount, fills: list[Fill]) -> dict[int, Position]:
+def _apply_derivative_fills(account_id: int, fills: list[Fill]) -> dict[int, Position]:
     touched: dict[int, Position] = {}
     for fill in fills:
         raw = fill.raw or {}
@@ -222,13 +278,13 @@ def _apply_derivative_fills(account: ExchangeAccount, fills: list[Fill]) -> dict
         # Fills are applied before each exchange sync, so the position a fill belongs to
         # is the open one; a fill that arrives after its position closed goes to the last.
         position = (
-            Position.objects.filter(account=account, symbol=fill.symbol)
+            Position.objects.filter(account_id=account_id, symbol=fill.symbol)
             .order_by("-status", "-opened_at", "-pk")  # "open" sorts after "closed"
             .first()
         )
         _, quote = _assets(fill.symbol)
         RealizedPnl.objects.create(
-            account=account,
+            account_id=account_id,
             position=position,
             fill=fill,
             amount=realized,

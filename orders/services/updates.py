@@ -14,12 +14,12 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
 from orders import events, venue
 from orders.models import Fill, Order
+from orders.services.bulk import copy_insert
 from orders.services.common import publish_fills, publish_order
 from orders.states import TERMINAL, Snapshot, Status, Verdict, decide, venue_status
 from orders.venue import OrderUpdate, TradeUpdate
@@ -299,11 +299,7 @@ def _record_fills(
     if batch_known is not None:
         known = {trade_id for trade_id in ids if trade_id in batch_known}
     else:
-        known = set(
-            Fill.objects.filter(account=account, exchange_trade_id__in=ids).values_list(
-                "exchange_trade_id", flat=True
-            )
-        )
+        known = _recorded_trade_ids(account.pk, ids)
     new = [_fill_from(account, order, trade) for trade in trades if trade.trade_id not in known]
     duplicates = [trade_id for trade_id in ids if trade_id in known]
     created: list[Fill] = []
@@ -353,12 +349,17 @@ def _announce_fills_on_commit(account_id: int) -> None:
     Pending callbacks live in Django's own on-commit list, so a rollback drops them."""
     from orders.signals import fills_committed
 
+    announced = getattr(_batch, "announced", None)
+    if announced is not None and account_id in announced:
+        return  # this batch registered it: no need to look through its callbacks again
     connection = transaction.get_connection()
     if any(
         getattr(callback, "fills_account", None) == account_id
         for _, callback, _ in connection.run_on_commit
     ):
         return
+    if announced is not None:
+        announced.add(account_id)
 
     def announce() -> None:
         fills_committed.send(sender=Fill, account_id=account_id)
@@ -384,11 +385,7 @@ def _known_trades(account: ExchangeAccount, trade_ids: list[str]):
     if account.pk in trades or not trade_ids:
         yield
         return
-    trades[account.pk] = set(
-        Fill.objects.filter(account=account, exchange_trade_id__in=trade_ids).values_list(
-            "exchange_trade_id", flat=True
-        )
-    )
+    trades[account.pk] = _recorded_trade_ids(account.pk, trade_ids)
     try:
         yield
     finally:
@@ -398,19 +395,64 @@ def _known_trades(account: ExchangeAccount, trade_ids: list[str]):
 @contextmanager
 def _batched_writes():
     """Inside: merged orders and new fills are kept, and written at the end - the
-    orders in one statement, the fills in one INSERT (then their dashboard pushes)."""
+    orders in one statement, the fills in one COPY (then their dashboard pushes)."""
     if getattr(_batch, "orders", None) is not None:  # an outer batch writes
         yield
         return
-    _batch.orders, _batch.fills = {}, []
+    _batch.orders, _batch.fills, _batch.announced = {}, [], set()
     try:
         yield
         _write_orders(_batch.orders.values())
         if _batch.fills:
-            Fill.objects.bulk_create(_batch.fills)
+            copy_insert(_batch.fills)
             publish_fills(_batch.fills)
     finally:
-        _batch.orders, _batch.fills = None, None
+        _batch.orders, _batch.fills, _batch.announced = None, None, None
+
+
+# The reads every batch makes, written out: Django builds a query's SQL anew each time it
+# runs, which here takes longer than the database takes to answer (common/db.py).
+
+
+def _in(values) -> str:
+    """Placeholders for ``IN (...)``: one per value."""
+    return ", ".join(["%s"] * len(values))
+
+
+def _locked_batch_orders(account_id: int, client_ids: set, order_ids: set) -> list[Order]:
+    """The account's orders with one of these client or exchange order ids, locked in id
+    order (as everywhere) until the transaction ends. Their last payload (``raw``) is left
+    unread, as ``defer("raw")``: a merge replaces it without reading it."""
+    matches = [
+        f"{column} IN ({_in(ids)})"
+        for column, ids in (("client_order_id", client_ids), ("exchange_order_id", order_ids))
+        if ids
+    ]
+    if not matches:
+        return []
+    columns = ", ".join(f.column for f in Order._meta.concrete_fields if f.name != "raw")
+    lock = " FOR UPDATE" if transaction.get_connection().features.has_select_for_update else ""
+    return list(
+        Order.objects.raw(
+            # Names from the model's metadata, values as parameters.
+            f"SELECT {columns} FROM {Order._meta.db_table} WHERE account_id = %s"  # noqa: S608
+            f" AND ({' OR '.join(matches)}) ORDER BY id{lock}",
+            [account_id, *client_ids, *order_ids],
+        )
+    )
+
+
+def _recorded_trade_ids(account_id: int, trade_ids: list[str]) -> set[str]:
+    """Which of these exchange trade ids the account already has a fill for."""
+    if not trade_ids:
+        return set()
+    with transaction.get_connection().cursor() as cursor:
+        cursor.execute(
+            f"SELECT exchange_trade_id FROM {Fill._meta.db_table}"  # noqa: S608 - placeholders only
+            f" WHERE account_id = %s AND exchange_trade_id IN ({_in(trade_ids)})",
+            [account_id, *trade_ids],
+        )
+        return {trade_id for (trade_id,) in cursor.fetchall()}
 
 
 def order_apply_updates(
@@ -429,14 +471,7 @@ def order_apply_updates(
         _batched_writes(),
     ):
         locked: dict = {}
-        for order in (
-            Order.objects.select_for_update()
-            .filter(account=account)
-            .filter(Q(client_order_id__in=client_ids) | Q(exchange_order_id__in=order_ids))
-            # The last payload is replaced, never read, by a merge: not parsed for nothing.
-            .defer("raw")
-            .order_by("pk")
-        ):
+        for order in _locked_batch_orders(account.pk, client_ids, order_ids):
             locked[("c", order.client_order_id)] = order
             if order.exchange_order_id:
                 locked[("x", order.exchange_order_id)] = order

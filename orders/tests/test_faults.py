@@ -198,10 +198,12 @@ def test_duplicate_and_out_of_order_updates_end_in_the_right_state_with_one_fill
 
 
 def test_a_batch_of_updates_is_one_transaction_and_tells_positions_once(
-    make_sim_account, sim, django_capture_on_commit_callbacks
+    make_sim_account, sim, django_capture_on_commit_callbacks, monkeypatch
 ):
     from accounts import gateway
     from orders import venue
+    from orders.services import updates
+    from orders.services.bulk import copy_insert as real_copy_insert
     from orders.signals import fills_committed
 
     account = make_sim_account()
@@ -225,6 +227,13 @@ def test_a_batch_of_updates_is_one_transaction_and_tells_positions_once(
         announced.append(account_id)
 
     fills_committed.connect(listen, dispatch_uid="test-batch")
+    inserted = []
+
+    def copy_insert(objs):
+        inserted.append((type(objs[0]), len(objs)))
+        real_copy_insert(objs)
+
+    monkeypatch.setattr(updates, "copy_insert", copy_insert)
     try:
         with (
             django_capture_on_commit_callbacks(execute=True),
@@ -241,13 +250,21 @@ def test_a_batch_of_updates_is_one_transaction_and_tells_positions_once(
     def statements(start):
         return [q["sql"] for q in queries.captured_queries if start in q["sql"]]
 
-    # The batch writes its orders in one statement and its fills in one INSERT.
+    # The batch writes its orders in one statement and its fills in one (a COPY on
+    # PostgreSQL, which runs no INSERT).
     assert len(statements('UPDATE "orders_order"')) == 1
     assert statements('UPDATE "orders_order"')[0].startswith("3 times")
-    assert len(statements('INSERT INTO "orders_fill"')) == 1
+    assert len(statements('INSERT INTO "orders_fill"')) == (
+        0 if connection.vendor == "postgresql" else 1
+    )
+    assert [(model, count) for model, count in inserted if model is Fill] == [(Fill, 3)]
 
     for order in orders:
         order.refresh_from_db()
         assert order.status == Status.FILLED
+        # Each change has its event; the fill's points at the fill, stored with it.
+        assert event_types(order)[-2:] == ["order.filled", "order.fill"]
+        fill = Fill.objects.get(order=order)
+        assert order.events.get(type="order.fill").fill_id == fill.pk
     assert Fill.objects.filter(account=account).count() == 3
     assert announced == [account.pk]

@@ -4,10 +4,12 @@ from decimal import Decimal
 
 import pytest
 
+from accounts.tests.factories import ExchangeAccountFactory
 from orders import services as orders
+from orders.tests.factories import FillFactory, OrderFactory
 from orders.tests.test_lifecycle import send, submit
 from positions import services
-from positions.models import Balance, Drift, Position, RealizedPnl
+from positions.models import Balance, Drift, FillCursor, Position, RealizedPnl
 
 pytestmark = pytest.mark.django_db
 
@@ -190,3 +192,47 @@ def test_snapshots_value_every_balance_in_the_reference_asset(make_sim_account, 
     assert rows["USDT"].value_quote == Decimal("1000")
     assert rows["BTC"].value_quote == Decimal("0.5") * Decimal("60000")
     assert {s.quote_asset for s in rows.values()} == {"USDT"}
+
+
+def test_a_delivery_of_spot_fills_is_applied_in_fixed_statements_and_a_sold_out_holding_closes(
+    django_assert_num_queries,
+):
+    account = ExchangeAccountFactory()
+    order = OrderFactory(account=account)
+
+    def fill(side, amount, price, fee="0"):
+        return FillFactory(
+            order=order,
+            account=account,
+            side=side,
+            amount=Decimal(amount),
+            price=Decimal(price),
+            cost=Decimal(amount) * Decimal(price),
+            fee=Decimal(fee),
+            fee_asset="USDT",
+        )
+
+    fill("buy", "0.1", "60000")
+    assert services.positions_apply_fills(account_id=account.pk) == 1  # cursor made here
+    first = Position.objects.get(account=account, status="open")
+    assert (first.contracts, first.entry_price) == (Decimal("0.1"), Decimal("60000"))
+
+    fill("buy", "0.1", "62000")
+    sold_out = fill("sell", "0.2", "63000", fee="1")
+    last = fill("buy", "0.05", "64000")
+    # In a savepoint (the test's transaction): the cursor locked (with the market type),
+    # the fills read, the holdings locked; the sold-out one written, a new one inserted
+    # and written, the realized P&L inserted; the cursor moved.
+    with django_assert_num_queries(10):
+        assert services.positions_apply_fills(account_id=account.pk) == 3
+
+    first.refresh_from_db()
+    assert first.status == "closed" and first.contracts == 0
+    # (63000 - 61000) * 0.2 - 1 fee
+    assert first.realized_pnl == Decimal("399")
+    assert RealizedPnl.objects.get(fill=sold_out).amount == Decimal("399")
+    reopened = Position.objects.get(account=account, status="open")
+    assert (reopened.contracts, reopened.entry_price) == (Decimal("0.05"), Decimal("64000"))
+    assert FillCursor.objects.get(account=account).last_fill_id == last.pk
+    with django_assert_num_queries(4):  # in a savepoint: cursor locked, no fills after it
+        assert services.positions_apply_fills(account_id=account.pk) == 0
