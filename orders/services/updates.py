@@ -38,6 +38,28 @@ def _locked_order(account: ExchangeAccount, update: OrderUpdate) -> Order | None
     return None
 
 
+# An advisory lock class of our own (any constant; the second key is the account id).
+_FILLS_LOCK = 0x46494C4C  # "FILL"
+
+
+def fills_in_commit_order(account_id: int) -> None:
+    """Hold the account's fill lock until the transaction ends. Call first thing in a
+    transaction that may record fills, before any order row is locked (one order of
+    locks for everyone: no deadlock).
+
+    Fill ids come from a sequence when inserted, transactions commit in their own order,
+    and positions apply an account's fills after a cursor (the last fill id applied). Two
+    deliveries recording fills at once - the stream, a poll, a send's answer - could
+    commit id 101 before 100; positions would then move past 100 before it was visible
+    and never apply it. Under this lock an account's fills are inserted and committed one
+    transaction at a time, so ids commit in order. (SQLite needs none: it runs one
+    writing transaction at a time.)"""
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_FILLS_LOCK, account_id])
+
+
 def _fees_as_strings(fees: dict) -> dict[str, str]:
     return {asset: str(amount) for asset, amount in sorted(fees.items())}
 
@@ -109,6 +131,8 @@ def order_apply_update(
     # Inside a batch the batch's transaction is enough: no savepoint per update (a failed
     # update fails the delivery, which the stream then catches up on by polling).
     with transaction.atomic(savepoint=locked is None):
+        if locked is None and update.trades:
+            fills_in_commit_order(account.pk)  # (a batch took it already)
         order = _find_locked(locked, update) if locked is not None else None
         if order is None:
             order = _locked_order(account, update)
@@ -464,21 +488,19 @@ def order_apply_updates(
     client_ids = {u.client_order_id for u in updates if u.client_order_id}
     order_ids = {u.order_id for u in updates if u.order_id}
     trade_ids = [trade.trade_id for u in updates for trade in u.trades]
-    with (
-        transaction.atomic(),
-        events.collecting(),
-        _known_trades(account, trade_ids),
-        _batched_writes(),
-    ):
-        locked: dict = {}
-        for order in _locked_batch_orders(account.pk, client_ids, order_ids):
-            locked[("c", order.client_order_id)] = order
-            if order.exchange_order_id:
-                locked[("x", order.exchange_order_id)] = order
-        merged = [
-            order_apply_update(account=account, update=update, actor=actor, locked=locked)
-            for update in updates
-        ]
+    with transaction.atomic():
+        if trade_ids:
+            fills_in_commit_order(account.pk)
+        with events.collecting(), _known_trades(account, trade_ids), _batched_writes():
+            locked: dict = {}
+            for order in _locked_batch_orders(account.pk, client_ids, order_ids):
+                locked[("c", order.client_order_id)] = order
+                if order.exchange_order_id:
+                    locked[("x", order.exchange_order_id)] = order
+            merged = [
+                order_apply_update(account=account, update=update, actor=actor, locked=locked)
+                for update in updates
+            ]
     return [order for order in merged if order is not None]
 
 
@@ -493,6 +515,8 @@ def fills_record(*, account: ExchangeAccount, trades: list[TradeUpdate], actor: 
     for trade in trades:
         by_order.setdefault((trade.client_order_id, trade.order_id), []).append(trade)
     with transaction.atomic():
+        if trades:
+            fills_in_commit_order(account.pk)
         for (client_id, order_id), group in by_order.items():
             order = None
             lookup = Order.objects.select_for_update().filter(account=account)

@@ -268,3 +268,63 @@ def test_a_batch_of_updates_is_one_transaction_and_tells_positions_once(
         assert order.events.get(type="order.fill").fill_id == fill.pk
     assert Fill.objects.filter(account=account).count() == 3
     assert announced == [account.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_accounts_fills_are_recorded_one_transaction_at_a_time(make_sim_account, sim):
+    """Fill ids are assigned at insert and positions apply fills after a cursor: two
+    transactions recording fills at once could commit id 101 before 100, and positions
+    would skip 100. Every way of recording fills holds the account's fill lock until its
+    transaction ends, so they commit one after the other, in id order."""
+    import psycopg
+    from django.db import transaction
+
+    from accounts import gateway
+    from orders import venue
+    from orders.services.updates import _FILLS_LOCK
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writing transaction at a time")
+    account = make_sim_account()
+    order = submit(account, type="limit", amount=Decimal("1.5"), price=Decimal("60000.06"))
+    send(order)
+    sim.control("POST", "/price", {"symbol": "BTC/USDT", "price": "59990", "venue": "spot"})
+    client = gateway.get_client(account)
+    final = client.fetch_order(None, "BTC/USDT", {"clientOrderId": order.client_order_id})
+    trades = client.fetch_my_trades("BTC/USDT")
+    with_trades = {**final, "trades": trades}
+    params = connection.settings_dict
+    other = psycopg.connect(
+        dbname=params["NAME"],
+        user=params["USER"],
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        autocommit=True,
+    )
+
+    def lock_held_elsewhere() -> bool:
+        (free,) = other.execute(
+            "SELECT pg_try_advisory_xact_lock(%s, %s)", [_FILLS_LOCK, account.pk]
+        ).fetchone()
+        return not free
+
+    ways = {
+        "fills_record": lambda: services.fills_record(
+            account=account, trades=[venue.parse_trade(t) for t in trades], actor="poll"
+        ),
+        "order_apply_updates": lambda: services.order_apply_updates(
+            account=account, updates=[venue.parse_order(with_trades)], actor="stream"
+        ),
+        "order_apply_update": lambda: services.order_apply_update(
+            account=account, update=venue.parse_order(with_trades), actor="stream"
+        ),
+    }
+    try:
+        for name, record in ways.items():
+            with transaction.atomic():
+                record()
+                assert lock_held_elsewhere(), name
+            assert not lock_held_elsewhere(), name
+    finally:
+        other.close()
+    assert Fill.objects.filter(account=account).count() == len(trades) == 3
