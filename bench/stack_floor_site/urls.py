@@ -1,4 +1,4 @@
-"""The one view of the floor stack: store the order, queue its send on commit."""
+"""The views of the floor stack: store a row, queue its task on commit."""
 
 from __future__ import annotations
 
@@ -12,35 +12,29 @@ from django.urls import path
 from bench.stack_floor_site.tasks import process, send
 
 
-def place(request: HttpRequest) -> JsonResponse:
+def _store_and_queue(request: HttpRequest, table: str, task, status: int) -> JsonResponse:
     entered = time.time()
     body = json.loads(request.body)
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO floor_order (account, price, view_at) VALUES (%s, %s, %s)"
+                f"INSERT INTO {table} (account, price, view_at) VALUES (%s, %s, %s)"  # noqa: S608 - one of two names
                 " RETURNING id",
                 [body["account"], body["price"], entered],
             )
-            order_id = cursor.fetchone()[0]
-        transaction.on_commit(lambda: send.delay(order_id))
-    return JsonResponse({"id": order_id}, status=201)
+            row_id = cursor.fetchone()[0]
+        transaction.on_commit(lambda: task.delay(row_id))
+    return JsonResponse({"id": row_id}, status=status)
+
+
+def place(request: HttpRequest) -> JsonResponse:
+    """An order: stored, its send queued on commit."""
+    return _store_and_queue(request, "floor_order", send, 201)
 
 
 def alert(request: HttpRequest) -> JsonResponse:
-    """A webhook's work: store the signal, queue its processing on commit."""
-    entered = time.time()
-    body = json.loads(request.body)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO floor_signal (account, price, view_at) VALUES (%s, %s, %s)"
-                " RETURNING id",
-                [body["account"], body["price"], entered],
-            )
-            signal_id = cursor.fetchone()[0]
-        transaction.on_commit(lambda: process.delay(signal_id))
-    return JsonResponse({"id": signal_id}, status=202)
+    """A webhook's work: the signal stored, its processing queued on commit."""
+    return _store_and_queue(request, "floor_signal", process, 202)
 
 
 def ping(request: HttpRequest) -> JsonResponse:

@@ -159,11 +159,10 @@ def test_a_worker_that_died_mid_send_is_reconciled_not_resent(make_sim_account, 
     assert venue_orders(sim, account)["orders"] == 1
 
 
-def test_duplicate_and_out_of_order_updates_end_in_the_right_state_with_one_fill_per_trade(
-    make_sim_account, sim
-):
+def filled_on_the_venue(make_sim_account, sim):
+    """(account, order, the venue's final view of it, its 3 trades): a limit buy of 1.5
+    sent, then filled by a price move, as ccxt reads them back."""
     from accounts import gateway
-    from orders import venue
 
     account = make_sim_account()
     order = submit(account, type="limit", amount=Decimal("1.5"), price=Decimal("60000.06"))
@@ -171,7 +170,15 @@ def test_duplicate_and_out_of_order_updates_end_in_the_right_state_with_one_fill
     sim.control("POST", "/price", {"symbol": "BTC/USDT", "price": "59990", "venue": "spot"})
     client = gateway.get_client(account)
     final = client.fetch_order(None, "BTC/USDT", {"clientOrderId": order.client_order_id})
-    trades = client.fetch_my_trades("BTC/USDT")
+    return account, order, final, client.fetch_my_trades("BTC/USDT")
+
+
+def test_duplicate_and_out_of_order_updates_end_in_the_right_state_with_one_fill_per_trade(
+    make_sim_account, sim
+):
+    from orders import venue
+
+    account, order, final, trades = filled_on_the_venue(make_sim_account, sim)
     partial = {**final, "status": "open", "filled": 0.747, "remaining": 0.753, "trades": []}
     opened = {**final, "status": "open", "filled": 0.0, "remaining": 1.5, "trades": []}
 
@@ -279,19 +286,12 @@ def test_an_accounts_fills_are_recorded_one_transaction_at_a_time(make_sim_accou
     import psycopg
     from django.db import transaction
 
-    from accounts import gateway
     from orders import venue
     from orders.services.updates import _FILLS_LOCK
 
     if connection.vendor != "postgresql":
         pytest.skip("SQLite runs one writing transaction at a time")
-    account = make_sim_account()
-    order = submit(account, type="limit", amount=Decimal("1.5"), price=Decimal("60000.06"))
-    send(order)
-    sim.control("POST", "/price", {"symbol": "BTC/USDT", "price": "59990", "venue": "spot"})
-    client = gateway.get_client(account)
-    final = client.fetch_order(None, "BTC/USDT", {"clientOrderId": order.client_order_id})
-    trades = client.fetch_my_trades("BTC/USDT")
+    account, _, final, trades = filled_on_the_venue(make_sim_account, sim)
     with_trades = {**final, "trades": trades}
     params = connection.settings_dict
     other = psycopg.connect(
