@@ -368,14 +368,21 @@ class Bench:
 
         refresh()
         if getattr(self, "_refresher", None) is None:
+            self._stop_refreshing = threading.Event()
 
             def loop() -> None:
-                while True:
-                    time.sleep(10)  # beat's period for prices_refresh_all
+                # Beat's period for prices_refresh_all; stops with the bench's measuring.
+                while not self._stop_refreshing.wait(10):
                     refresh()
 
             self._refresher = threading.Thread(target=loop, name="prices", daemon=True)
             self._refresher.start()
+
+    def stop_caches_warm(self) -> None:
+        """Before the stack stops: no price refresh against a simulator that is gone."""
+        if getattr(self, "_refresher", None) is not None:
+            self._stop_refreshing.set()
+            self._refresher.join(timeout=30)
 
     # Measuring --------------------------------------------------------------------------
     def run_phase(self, name: str, accounts: list[int], rate: float, seconds: float) -> Phase:
@@ -864,6 +871,7 @@ def measure(args, processes: Processes, env: dict[str, str], sim_url: str, web_p
     once = bench.check_exactly_once()
 
     updates = bench_updates(bench.user, args.updates)
+    bench.stop_caches_warm()
     connections.close_all()
     report(args, Results(latency, steps, sustained, updates, idle, load, once, cpu))
 

@@ -479,6 +479,7 @@ def measure(args, processes: Processes, sim_port: int, web_port: int) -> None:
     if latency.errors:
         raise SetupFailed("latency run: " + "; ".join(latency.errors[:5]))
     costs = bench_decisions(bench, bench.add_accounts(1)[0], args.decisions)
+    bench.stop_caches_warm()
     connections.close_all()
     report(args, latency, costs)
 
