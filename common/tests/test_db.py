@@ -35,3 +35,10 @@ def test_the_row_comes_back_as_the_orm_builds_it(django_assert_num_queries):
 
 def test_no_row_is_none():
     assert one_row(Order, "id = %s", [10**9]) is None
+
+
+def test_an_id_beyond_64_bits_matches_nothing_without_asking_the_database(
+    django_assert_num_queries,
+):
+    with django_assert_num_queries(0):
+        assert one_row(Order, "id = %s", [10**20]) is None

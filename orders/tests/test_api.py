@@ -320,3 +320,12 @@ def test_a_paper_account_cannot_place_orders_yet(trader):
     assert response.status_code == 403
     assert "paper" in response.json()["detail"]
     assert Order.objects.count() == 0
+
+
+def test_an_account_id_beyond_64_bits_is_a_404_and_nothing_is_stored(trader):
+    response = trader.post(
+        "/api/orders/", order_payload(trader.account, account=10**20), format="json"
+    )
+
+    assert response.status_code == 404
+    assert Order.objects.count() == 0
