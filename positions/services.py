@@ -21,6 +21,7 @@ from django.utils import timezone
 from accounts import gateway
 from accounts.models import BalanceSnapshot, ExchangeAccount
 from common.api import represent
+from common.db import columns, for_update
 from common.decimal import ZERO, normalize, to_decimal
 from common.exceptions import Conflict, ValidationFailed
 from common.time import from_ms
@@ -135,13 +136,11 @@ def _locked_cursor(account_id: int) -> tuple[int, str]:
     """(last fill applied, the account's market type): the account's fill cursor, made on
     first use and locked until the transaction ends, and the market type read in the same
     statement (the account's row not locked)."""
-    connection = transaction.get_connection()
-    lock = " FOR UPDATE OF c" if connection.features.has_select_for_update else ""
-    with connection.cursor() as db:
+    with transaction.get_connection().cursor() as db:
         db.execute(
             f"SELECT c.last_fill_id, a.market_type FROM {FillCursor._meta.db_table} c"  # noqa: S608 - names from the models' metadata
             f" JOIN {ExchangeAccount._meta.db_table} a ON a.id = c.account_id"
-            f" WHERE c.account_id = %s{lock}",
+            f" WHERE c.account_id = %s{for_update(of='c')}",
             [account_id],
         )
         row = db.fetchone()
@@ -166,12 +165,10 @@ def _advance_cursor(account_id: int, last_fill_id: int) -> None:
 def _fills_after(account_id: int, last_fill_id: int, *, payload: bool) -> list[Fill]:
     """The account's fills after ``last_fill_id``, in id order, at most 1000; without
     ``payload``, the exchange's payload (``raw``) is left unread, as ``defer("raw")``."""
-    columns = ", ".join(
-        field.column for field in Fill._meta.concrete_fields if payload or field.name != "raw"
-    )
+    selected = columns(Fill, without=() if payload else ("raw",))
     return list(
         Fill.objects.raw(
-            f"SELECT {columns} FROM {Fill._meta.db_table}"  # noqa: S608 - names from the model's metadata
+            f"SELECT {selected} FROM {Fill._meta.db_table}"  # noqa: S608 - names from the model's metadata
             " WHERE account_id = %s AND id > %s ORDER BY id LIMIT 1000",
             [account_id, last_fill_id],
         )
@@ -180,12 +177,11 @@ def _fills_after(account_id: int, last_fill_id: int, *, payload: bool) -> list[F
 
 def _locked_open_holdings(account_id: int) -> list[Position]:
     """The account's open spot holdings, locked until the transaction ends, in id order."""
-    lock = " FOR UPDATE" if transaction.get_connection().features.has_select_for_update else ""
     return list(
         Position.objects.raw(
             f"SELECT * FROM {Position._meta.db_table}"  # noqa: S608 - names from the model's metadata
             " WHERE account_id = %s AND side = %s AND status = %s AND source = %s"
-            f" ORDER BY id{lock}",
+            f" ORDER BY id{for_update()}",
             [account_id, Position.Side.LONG, Position.Status.OPEN, Position.Source.FILLS],
         )
     )

@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
+from common.db import columns, for_update, one_row
 from orders import events, venue
 from orders.models import Fill, Order
 from orders.services.bulk import copy_insert
@@ -27,15 +28,24 @@ from orders.venue import OrderUpdate, TradeUpdate
 logger = logging.getLogger(__name__)
 
 
-def _locked_order(account: ExchangeAccount, update: OrderUpdate) -> Order | None:
-    orders = Order.objects.select_for_update().filter(account=account)
-    if update.client_order_id:
-        order = orders.filter(client_order_id=update.client_order_id).first()
-        if order is not None:
-            return order
-    if update.order_id:
-        return orders.filter(exchange_order_id=update.order_id).first()
-    return None
+def _locked_order(
+    account: ExchangeAccount, client_order_id: str | None, order_id: str | None
+) -> Order | None:
+    """The account's order by our client order id, else by the venue's id, locked until
+    the transaction ends."""
+    order = None
+    if client_order_id:
+        order = one_row(
+            Order,
+            "account_id = %s AND client_order_id = %s",
+            [account.pk, client_order_id],
+            lock=True,
+        )
+    if order is None and order_id:
+        order = one_row(
+            Order, "account_id = %s AND exchange_order_id = %s", [account.pk, order_id], lock=True
+        )
+    return order
 
 
 # An advisory lock class of our own (any constant; the second key is the account id).
@@ -135,7 +145,7 @@ def order_apply_update(
             fills_in_commit_order(account.pk)  # (a batch took it already)
         order = _find_locked(locked, update) if locked is not None else None
         if order is None:
-            order = _locked_order(account, update)
+            order = _locked_order(account, update.client_order_id, update.order_id)
         if order is None:
             if not adopt:
                 return None
@@ -454,13 +464,11 @@ def _locked_batch_orders(account_id: int, client_ids: set, order_ids: set) -> li
     ]
     if not matches:
         return []
-    columns = ", ".join(f.column for f in Order._meta.concrete_fields if f.name != "raw")
-    lock = " FOR UPDATE" if transaction.get_connection().features.has_select_for_update else ""
     return list(
         Order.objects.raw(
             # Names from the model's metadata, values as parameters.
-            f"SELECT {columns} FROM {Order._meta.db_table} WHERE account_id = %s"  # noqa: S608
-            f" AND ({' OR '.join(matches)}) ORDER BY id{lock}",
+            f"SELECT {columns(Order, without=('raw',))} FROM {Order._meta.db_table}"  # noqa: S608
+            f" WHERE account_id = %s AND ({' OR '.join(matches)}) ORDER BY id{for_update()}",
             [account_id, *client_ids, *order_ids],
         )
     )
@@ -518,11 +526,6 @@ def fills_record(*, account: ExchangeAccount, trades: list[TradeUpdate], actor: 
         if trades:
             fills_in_commit_order(account.pk)
         for (client_id, order_id), group in by_order.items():
-            order = None
-            lookup = Order.objects.select_for_update().filter(account=account)
-            if client_id:
-                order = lookup.filter(client_order_id=client_id).first()
-            if order is None and order_id:
-                order = lookup.filter(exchange_order_id=order_id).first()
+            order = _locked_order(account, client_id, order_id)
             created += _record_fills(account=account, order=order, trades=group, actor=actor)
     return created
