@@ -50,6 +50,21 @@ class RiskLimit(TimeStamped):
         null=True, blank=True, help_text='A list, e.g. ["BTC/USDT"]; empty: any.'
     )
 
+    # The limits themselves, in the order risk.selectors reads them.
+    LIMIT_FIELDS = (
+        "max_order_value",
+        "max_order_amount",
+        "min_order_value",
+        "max_position_pct",
+        "max_open_positions",
+        "max_daily_loss",
+        "max_drawdown_pct",
+        "max_price_deviation_pct",
+        "loss_cooldown_minutes",
+        "max_orders_per_minute",
+        "allowed_symbols",
+    )
+
     class Meta:
         ordering = ["scope", "pk"]
         constraints = [

@@ -85,19 +85,7 @@ def _t(expression: str) -> str:
     return f"CAST({expression} AS TEXT)"
 
 
-_LIMIT_FIELDS = (
-    "max_order_value",
-    "max_order_amount",
-    "min_order_value",
-    "max_position_pct",
-    "max_open_positions",
-    "max_daily_loss",
-    "max_drawdown_pct",
-    "max_price_deviation_pct",
-    "loss_cooldown_minutes",
-    "max_orders_per_minute",
-    "allowed_symbols",
-)
+_LIMIT_FIELDS = RiskLimit.LIMIT_FIELDS
 
 
 def _limits_from_text(values) -> Limits:
