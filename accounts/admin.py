@@ -9,6 +9,7 @@ from accounts import gateway, services
 from accounts.models import (
     AccountGroup,
     AccountGroupMember,
+    Alert,
     BalanceSnapshot,
     ExchangeAccount,
     ExchangeSyncState,
@@ -174,3 +175,29 @@ class BalanceSnapshotAdmin(ReadOnlyAdmin):
     list_filter = ["asset"]
     list_select_related = ["account"]
     date_hierarchy = "taken_at"
+
+
+@admin.register(Alert)
+class AlertAdmin(ReadOnlyAdmin):
+    """Alerts as raised; a person acknowledges them (the only change allowed)."""
+
+    list_display = [
+        "last_seen_at",
+        "severity",
+        "kind",
+        "account",
+        "subject",
+        "message",
+        "occurrences",
+        "acknowledged_at",
+    ]
+    list_filter = ["severity", "kind", ("acknowledged_at", admin.EmptyFieldListFilter)]
+    list_select_related = ["account"]
+    search_fields = ["kind", "subject", "message"]
+    actions = ["acknowledge"]
+
+    @admin.action(description="Acknowledge the selected alerts")
+    def acknowledge(self, request, queryset):
+        for alert in queryset.filter(acknowledged_at__isnull=True):
+            services.alert_acknowledge(alert=alert, user=request.user)
+        self.message_user(request, "Acknowledged.", messages.SUCCESS)

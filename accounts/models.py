@@ -46,6 +46,20 @@ class ExchangeAccount(TimeStamped):
     last_error = models.TextField(blank=True, default="")
     last_error_at = models.DateTimeField(null=True, blank=True)
 
+    class ProtectionPolicy(models.TextChoices):
+        ALERT = "alert", "Alert only"
+        CLOSE = "close", "Alert and close the position"
+
+    # What to do when the exchange refuses a stop-loss or take-profit that protects a
+    # position. Alert by default: a refusal can be passing (a price moving through the
+    # trigger), and closing at market is a decision a trader opts into.
+    on_protection_refused = models.CharField(
+        max_length=10,
+        choices=ProtectionPolicy.choices,
+        default=ProtectionPolicy.ALERT,
+        help_text="When the exchange refuses a protective order: alert, or alert and close.",
+    )
+
     class Meta:
         ordering = ["pk"]
         constraints = [
@@ -157,3 +171,56 @@ class BalanceSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id} {self.asset} {self.total} @ {self.taken_at:%Y-%m-%d %H:%M}"
+
+
+class Alert(models.Model):
+    """Something a person must look at: the platform could not keep its records or its
+    protection as they should be (an order the exchange lost, a position left without
+    its stop, a sync that keeps failing).
+
+    One open alert per (account, kind, subject): a repeat counts on it instead of adding
+    rows. Acknowledging closes it; the same problem later opens a new one.
+    """
+
+    class Severity(models.TextChoices):
+        WARNING = "warning", "Warning"
+        CRITICAL = "critical", "Critical"
+
+    account = models.ForeignKey(
+        ExchangeAccount, on_delete=models.CASCADE, null=True, blank=True, related_name="alerts"
+    )
+    kind = models.CharField(max_length=60, help_text="Dotted, e.g. position.unprotected.")
+    severity = models.CharField(max_length=10, choices=Severity.choices)
+    subject = models.CharField(
+        max_length=100, blank=True, default="", help_text="What it is about: a symbol, an order."
+    )
+    message = models.TextField()
+    occurrences = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField()
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-last_seen_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "kind", "subject"],
+                condition=models.Q(acknowledged_at__isnull=True),
+                name="one_open_alert_per_subject",
+            ),
+        ]
+        indexes = [models.Index(fields=["account", "acknowledged_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.subject}: {self.message[:60]}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.acknowledged_at is None

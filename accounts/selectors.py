@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
-from accounts.models import ExchangeAccount, ExchangeSyncState
+from accounts.models import Alert, ExchangeAccount, ExchangeSyncState
 
 
 def account_list(*, user) -> QuerySet[ExchangeAccount]:
@@ -26,3 +26,12 @@ def active_accounts() -> QuerySet[ExchangeAccount]:
 
 def sync_state_list(*, account: ExchangeAccount) -> QuerySet[ExchangeSyncState]:
     return ExchangeSyncState.objects.filter(account=account)
+
+
+def alert_list(*, user) -> QuerySet[Alert]:
+    """Alerts on the user's accounts, open first, newest first."""
+    return (
+        Alert.objects.filter(account__owner=user)
+        .select_related("account")
+        .order_by(F("acknowledged_at").desc(nulls_first=True), "-last_seen_at", "-pk")
+    )

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import gateway
 from accounts.errors import ExchangeFailure, Outcome, classify
-from accounts.models import ExchangeAccount, ExchangeSyncState
+from accounts.models import Alert, ExchangeAccount, ExchangeSyncState
 from common.exceptions import ValidationFailed
 
 logger = logging.getLogger(__name__)
@@ -311,3 +311,64 @@ def markets_refresh(*, missing_only: bool = False) -> int:
             continue
         refreshed += 1
     return refreshed
+
+
+def alert_raise(
+    *,
+    kind: str,
+    message: str,
+    account: ExchangeAccount | None = None,
+    subject: str = "",
+    severity: str = "warning",
+) -> Alert:
+    """Open an alert, or count a repeat on the one still open for (account, kind,
+    subject). Written in the caller's transaction; pushed to the owner's dashboard as
+    ``alert.raised`` on commit and logged at WARNING / ERROR. Messages must carry no
+    secret: they are shown to people and written to logs."""
+    from realtime.groups import account_group
+    from realtime.publish import broadcast_on_commit
+
+    now = timezone.now()
+    with transaction.atomic():
+        alert = (
+            Alert.objects.select_for_update()
+            .filter(account=account, kind=kind, subject=subject, acknowledged_at__isnull=True)
+            .first()
+        )
+        if alert is None:
+            alert = Alert.objects.create(
+                account=account,
+                kind=kind,
+                severity=severity,
+                subject=subject,
+                message=message,
+                created_at=now,
+                last_seen_at=now,
+            )
+        else:
+            Alert.objects.filter(pk=alert.pk).update(
+                occurrences=F("occurrences") + 1, last_seen_at=now, message=message
+            )
+            alert.refresh_from_db()
+        if account is not None:
+            from accounts.api.serializers import AlertOutput
+
+            broadcast_on_commit(
+                group=account_group(account.pk),
+                event="alert.raised",
+                payload=AlertOutput(alert).data,
+            )
+    level = logging.ERROR if severity == Alert.Severity.CRITICAL else logging.WARNING
+    logger.log(
+        level, "alert %s on account %s (%s): %s", kind, account and account.pk, subject, message
+    )
+    return alert
+
+
+def alert_acknowledge(*, alert: Alert, user) -> Alert:
+    """Close an open alert (idempotent: acknowledging twice keeps the first)."""
+    Alert.objects.filter(pk=alert.pk, acknowledged_at__isnull=True).update(
+        acknowledged_at=timezone.now(), acknowledged_by=user
+    )
+    alert.refresh_from_db()
+    return alert

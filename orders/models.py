@@ -67,8 +67,13 @@ class Order(TimeStamped):
     post_only = models.BooleanField(default=False)
 
     client_order_id = models.CharField(max_length=36, unique=True)
-    # NULL, not "": unique per account only once the venue has given one.
+    # NULL, not "": unique per account and symbol only once the venue has given one
+    # (Binance numbers orders per symbol). For a conditional order: the order it placed
+    # when it triggered - the one that trades.
     exchange_order_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    # A conditional order's own id on venues that keep them apart (Binance USD-M algo
+    # orders): numbered separately from plain orders, so kept in a column of its own.
+    exchange_algo_id = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     status = models.CharField(
         max_length=20, choices=StatusChoices.choices, default=Status.PENDING, db_index=True
     )
@@ -107,6 +112,10 @@ class Order(TimeStamped):
     )
     idempotency_key = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001
     send_attempts = models.PositiveSmallIntegerField(default=0)
+    # When the order's next step (a send retry, a cancel retry, a lookup) is due. The
+    # database, not the broker, is the source of truth: a sweep performs every step that
+    # is overdue, so a countdown lost with a killed worker is only late, never lost.
+    next_step_at = models.DateTimeField(null=True, blank=True)
 
     submitted_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
@@ -118,9 +127,14 @@ class Order(TimeStamped):
         ordering = ["-created_at", "-pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "exchange_order_id"],
+                fields=["account", "symbol", "exchange_order_id"],
                 condition=Q(exchange_order_id__isnull=False),
-                name="order_exchange_id_unique_per_account",
+                name="order_exchange_id_unique_per_symbol",
+            ),
+            models.UniqueConstraint(
+                fields=["account", "symbol", "exchange_algo_id"],
+                condition=Q(exchange_algo_id__isnull=False),
+                name="order_algo_id_unique_per_symbol",
             ),
             models.UniqueConstraint(
                 fields=["account", "idempotency_key"],
@@ -133,6 +147,11 @@ class Order(TimeStamped):
         indexes = [
             models.Index(fields=["account", "status"]),
             models.Index(fields=["account", "symbol", "-created_at"]),
+            models.Index(
+                fields=["next_step_at"],
+                condition=Q(next_step_at__isnull=False),
+                name="order_next_step_due",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -180,7 +199,8 @@ class OrderEvent(models.Model):
 
 
 class Fill(models.Model):
-    """One trade of ours on the venue. Unique per (account, exchange trade id)."""
+    """One trade of ours on the venue. Unique per (account, symbol, exchange trade id):
+    Binance numbers trades per symbol, so BTC's trade 92 and SOL's trade 92 are two."""
 
     account = models.ForeignKey(ExchangeAccount, on_delete=models.PROTECT, related_name="fills")
     order = models.ForeignKey(
@@ -198,13 +218,17 @@ class Fill(models.Model):
     is_maker = models.BooleanField(null=True)
     exchange_ts = models.DateTimeField(null=True, blank=True)
     raw = models.JSONField(null=True, blank=True)
+    # How many times the venue reported this trade (the stream, polls, the order's own
+    # answer): counted here rather than as an audit event per repeat.
+    deliveries = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["exchange_ts", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["account", "exchange_trade_id"], name="fill_trade_id_unique_per_account"
+                fields=["account", "symbol", "exchange_trade_id"],
+                name="fill_trade_id_unique_per_symbol",
             ),
         ]
         indexes = [models.Index(fields=["account", "symbol", "exchange_ts"])]

@@ -5,8 +5,11 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from accounts.api.urls import alert_urlpatterns
+
 urlpatterns = [
     path("accounts/", include("accounts.api.urls")),
+    path("alerts/", include(alert_urlpatterns)),
     path("orders/", include("orders.api.urls")),
     path("", include("positions.api.urls")),
     path("", include("strategies.api.urls")),

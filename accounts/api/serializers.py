@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.models import ExchangeAccount, ExchangeSyncState
+from accounts.models import Alert, ExchangeAccount, ExchangeSyncState
 
 
 class SyncStateOutput(serializers.ModelSerializer):
@@ -101,3 +101,21 @@ class ConnectionResultOutput(serializers.Serializer):
     markets = serializers.IntegerField()
     assets = serializers.ListField(child=serializers.CharField())
     can_withdraw = serializers.BooleanField(allow_null=True)
+
+
+class AlertOutput(serializers.ModelSerializer):
+    class Meta:
+        model = Alert
+        fields = [
+            "id",
+            "account",
+            "kind",
+            "severity",
+            "subject",
+            "message",
+            "occurrences",
+            "created_at",
+            "last_seen_at",
+            "acknowledged_at",
+        ]
+        read_only_fields = fields

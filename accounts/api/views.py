@@ -12,6 +12,7 @@ from accounts.api.serializers import (
     AccountCreateInput,
     AccountOutput,
     AccountUpdateInput,
+    AlertOutput,
     ConnectionResultOutput,
 )
 from common.api import IntLookupMixin
@@ -55,3 +56,20 @@ class AccountViewSet(
         """Load markets and the balance with the stored keys; record and return the result."""
         result = services.account_check_connection(account=self.get_object())
         return Response(ConnectionResultOutput(asdict(result)).data)
+
+
+class AlertViewSet(
+    IntLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Alerts on the requesting user's accounts: what a person must look at."""
+
+    serializer_class = AlertOutput
+
+    def get_queryset(self):
+        return selectors.alert_list(user=self.request.user)
+
+    @extend_schema(request=None, responses={200: AlertOutput})
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request, pk=None):
+        alert = services.alert_acknowledge(alert=self.get_object(), user=request.user)
+        return Response(AlertOutput(alert).data)
