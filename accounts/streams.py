@@ -38,6 +38,27 @@ class StreamLoop:
     method: str  # a ccxt.pro watch_* method, e.g. "watch_orders"
     apply: Callable[[ExchangeAccount, list], None]  # sync; runs in a thread
     applies_to: Callable[[ExchangeAccount], bool] = lambda account: True
+    # The client attribute where ccxt.pro keeps what ``method`` returns (an ArrayCache:
+    # "orders", "myTrades", "positions"), read for updates that arrived while we applied.
+    cache: str = ""
+
+
+def unread(client: ccxt.Exchange, attribute: str) -> list:
+    """What the client's cache received since the watch last returned.
+
+    ccxt.pro resolves a ``watch_*`` call when a message arrives; a message that arrives
+    while nobody awaits (we were applying the previous delivery, or the websocket reader
+    handled a burst before our coroutine resumed) resolves no one. Its rows wait in the
+    cache, counted as new, until the next message - which may never come: the last
+    updates of a burst (a stop triggering, filling, finishing) stayed unapplied until the
+    next poll. The count is the cache's own (the same ``getLimit`` that ``watch_*`` uses
+    to return only new rows); ``_clear_all_updates`` is how the cache marks that nothing
+    came since it was last read (ccxt 4.5, pinned)."""
+    cache = getattr(client, attribute, None) if attribute else None
+    if cache is None or getattr(cache, "_clear_all_updates", True):
+        return []
+    limit = cache.getLimit(None, None)
+    return list(cache)[-limit:] if limit else []
 
 
 @dataclass(frozen=True)
@@ -119,9 +140,10 @@ class AccountStream:
         watch = getattr(client, loop.method)
         while True:
             payloads = await watch()
-            if payloads:
+            while payloads:
                 data = payloads if isinstance(payloads, dict) else list(payloads)
                 await sync_to_async(loop.apply)(account, data)
+                payloads = unread(client, loop.cache)
 
     async def heartbeat(self, client: ccxt.Exchange) -> None:
         announced = False

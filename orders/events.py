@@ -22,8 +22,8 @@ CANCEL_FAILED = "order.cancel_failed"
 RESEND = "order.resend"
 UPDATE_IGNORED = "order.update_ignored"
 FILL = "order.fill"
-FILL_DUPLICATE = "order.fill_duplicate"
 ADOPTED = "order.adopted"
+VENUE_ID_REUSED = "order.venue_id_reused"
 AMENDED = "order.amended"
 HALTED = "order.halted"
 # Venue-reported progress: "order.open", "order.partially_filled", "order.filled", ...
@@ -164,20 +164,6 @@ def record_fills(*, order: Order, fills: list[Fill], actor: str) -> list[OrderEv
     )
 
 
-def record_fill_duplicates(*, order: Order, trade_ids: list[str], actor: str) -> list[OrderEvent]:
-    return _save_all(
-        [
-            OrderEvent(
-                order=order,
-                type=FILL_DUPLICATE,
-                actor=actor,
-                reason=f"trade {trade_id} already recorded; not applied again",
-            )
-            for trade_id in trade_ids
-        ]
-    )
-
-
 def record_adopted(*, order: Order, actor: str, raw: dict | None) -> OrderEvent:
     return _save(
         order=order,
@@ -187,4 +173,18 @@ def record_adopted(*, order: Order, actor: str, raw: dict | None) -> OrderEvent:
         new_filled=order.filled,
         reason="found on the exchange; not placed by this platform",
         raw=raw,
+    )
+
+
+def record_venue_id_reused(*, order: Order, venue_id: str, actor: str) -> OrderEvent:
+    return _save(
+        order=order,
+        type=VENUE_ID_REUSED,
+        actor=actor,
+        old_status=order.status,
+        new_status=order.status,
+        reason=(
+            f"the exchange gave its id {venue_id} to another order (was it reset?); "
+            "this order no longer goes by it"
+        ),
     )

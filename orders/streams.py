@@ -37,6 +37,9 @@ def catch_up(account_id: int) -> None:
 
 
 STREAM = StreamApp(
-    loops=(StreamLoop("watch_orders", apply_orders), StreamLoop("watch_my_trades", apply_trades)),
+    loops=(
+        StreamLoop("watch_orders", apply_orders, cache="orders"),
+        StreamLoop("watch_my_trades", apply_trades, cache="myTrades"),
+    ),
     catch_up=catch_up,
 )

@@ -21,8 +21,6 @@ from common.time import from_ms
 CLIENT_ID_PREFIX = "tp"
 ROLE_SUFFIX = {"stop_loss": "-sl", "take_profit": "-tp"}
 
-ALGO_ID_PREFIX = "algo-"
-
 CONDITIONAL_TYPES = frozenset(
     {"stop_market", "stop_limit", "take_profit_market", "take_profit_limit"}
 )
@@ -192,6 +190,12 @@ class OrderUpdate:
     updated: datetime | None
     trades: tuple[TradeUpdate, ...] = field(default=())
     raw: dict | None = None
+    # A conditional order's own id where the venue numbers them apart (Binance USD-M
+    # algo orders); ``order_id`` is then the plain order it placed once triggered.
+    algo_id: str | None = None
+    # A triggered conditional order: done on its own, the order it placed works on and
+    # carries the fills. Says nothing about our order's status or fills.
+    handed_over: bool = False
 
 
 def _fees(source: dict) -> dict[str, Decimal]:
@@ -232,28 +236,21 @@ def parse_trade(trade: dict) -> TradeUpdate:
 
 def parse_order(order: dict) -> OrderUpdate:
     """Read a ccxt order structure (from create, fetch, cancel, or a stream)."""
+    info = order.get("info") or {}
+    if isinstance(info, dict) and ("algoId" in info or "aid" in info):
+        return _parse_algo_order(order, info)
     filled = to_decimal(order.get("filled"), default=ZERO)
     average = to_decimal(order.get("average"))
     cost = to_decimal(order.get("cost"))
     if cost is None:
         cost = (average * filled) if average is not None else ZERO
-    info = order.get("info") or {}
-    order_id = str(order["id"]) if order.get("id") is not None else None
-    status = order.get("status")
-    if order_id is not None and isinstance(info, dict) and "algoId" in info:
-        # Binance numbers conditional (algo) orders apart from plain ones: keep them apart.
-        order_id = f"{ALGO_ID_PREFIX}{order_id}"
-        if status == "closed" and not filled:
-            # Triggered: the algo order is done, and the order it placed (same client id,
-            # its own order id) now carries the fills. Ours works on until that one ends.
-            status = "open"
     return OrderUpdate(
-        order_id=order_id,
+        order_id=str(order["id"]) if order.get("id") is not None else None,
         client_order_id=order.get("clientOrderId"),
         symbol=order["symbol"],
         side=order.get("side"),
         type=order.get("type"),
-        status=status,
+        status=order.get("status"),
         amount=to_decimal(order.get("amount")),
         price=to_decimal(order.get("price")),
         trigger_price=to_decimal(order.get("triggerPrice")),
@@ -270,10 +267,49 @@ def parse_order(order: dict) -> OrderUpdate:
     )
 
 
+def _parse_algo_order(order: dict, info: dict) -> OrderUpdate:
+    """A Binance USD-M conditional (algo) order, from REST (``algoId``, ``actualOrderId``)
+    or the stream's ``ALGO_UPDATE`` (``aid``, ``ai``).
+
+    Its id is numbered apart from plain orders', so it travels as ``algo_id``, never as
+    ``order_id``. It never trades itself: once triggered, the plain order it placed (same
+    client id, ``order_id`` here when known) carries the fills and the average price - so
+    an algo order's filled amount is never read (ccxt reports a triggered one as closed
+    and, with no executed quantity in the payload, filled for its whole amount)."""
+    algo_id = info.get("algoId", info.get("aid"))
+    status = order.get("status")
+    handed_over = status == "closed"  # TRIGGERED / FINISHED: the plain order works on
+    return OrderUpdate(
+        order_id=triggered_order_id(order),
+        client_order_id=order.get("clientOrderId"),
+        symbol=order["symbol"],
+        side=order.get("side"),
+        type=order.get("type"),
+        status="open" if handed_over else status,
+        amount=to_decimal(order.get("amount")),
+        price=to_decimal(order.get("price")),
+        trigger_price=to_decimal(order.get("triggerPrice")),
+        filled=ZERO,
+        remaining=None,
+        average=None,
+        cost=ZERO,
+        fees={},
+        reduce_only=bool(order.get("reduceOnly")),
+        timestamp=from_ms(order.get("timestamp")),
+        updated=from_ms(order.get("lastUpdateTimestamp") or order.get("timestamp")),
+        raw=info,
+        algo_id=str(algo_id) if algo_id not in (None, "") else None,
+        handed_over=handed_over,
+    )
+
+
 def triggered_order_id(order: dict) -> str | None:
-    """The id of the plain order a triggered conditional (algo) order placed, if any."""
+    """The id of the plain order a triggered conditional (algo) order placed, if any
+    (REST ``actualOrderId``, the stream's ``ai``)."""
     info = order.get("info") or {}
-    actual = info.get("actualOrderId") if isinstance(info, dict) else None
+    if not isinstance(info, dict):
+        return None
+    actual = info.get("actualOrderId", info.get("ai"))
     return str(actual) if actual not in (None, "", "0", 0) else None
 
 

@@ -31,7 +31,7 @@ def _derivatives(account: ExchangeAccount) -> bool:
 STREAM = StreamApp(
     loops=(
         StreamLoop("watch_balance", apply_balance),
-        StreamLoop("watch_positions", apply_positions, applies_to=_derivatives),
+        StreamLoop("watch_positions", apply_positions, applies_to=_derivatives, cache="positions"),
     ),
     catch_up=catch_up,
 )

@@ -82,3 +82,29 @@ def test_credentials_never_show_in_their_repr():
     credentials = gateway.load_credentials(account)
 
     assert "do-not-print-me" not in repr(credentials)
+
+
+def test_unread_returns_what_the_cache_received_after_the_watch_returned():
+    """ccxt.pro resolves a watch only for a message that arrives while it is awaited;
+    the stream reads the rest from the client's cache itself."""
+    from types import SimpleNamespace
+
+    from ccxt.async_support.base.ws.cache import ArrayCacheBySymbolById
+
+    from accounts.streams import unread
+
+    cache = ArrayCacheBySymbolById(100)
+    client = SimpleNamespace(orders=cache)
+    for order_id in ("1", "2"):
+        cache.append({"id": order_id, "symbol": "BTC/USDT", "status": "open"})
+    cache.getLimit(None, None)  # what watch_orders does when it returns them
+
+    assert unread(client, "orders") == []
+    cache.append({"id": "2", "symbol": "BTC/USDT", "status": "closed"})
+    cache.append({"id": "3", "symbol": "ETH/USDT", "status": "open"})
+
+    assert [(o["id"], o["status"]) for o in unread(client, "orders")] == [
+        ("2", "closed"),
+        ("3", "open"),
+    ]
+    assert unread(client, "orders") == []  # read once

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from contextlib import contextmanager
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import ExchangeAccount
@@ -21,6 +22,7 @@ from common.db import columns, for_update, one_row
 from orders import events, venue
 from orders.models import Fill, Order
 from orders.services.bulk import copy_insert
+from orders.services.common import SYSTEM as SYSTEM_ACTOR
 from orders.services.common import publish_fills, publish_order
 from orders.states import TERMINAL, Snapshot, Status, Verdict, decide, venue_status
 from orders.venue import OrderUpdate, TradeUpdate
@@ -28,22 +30,31 @@ from orders.venue import OrderUpdate, TradeUpdate
 logger = logging.getLogger(__name__)
 
 
-def _locked_order(
-    account: ExchangeAccount, client_order_id: str | None, order_id: str | None
-) -> Order | None:
-    """The account's order by our client order id, else by the venue's id, locked until
-    the transaction ends."""
+def _locked_order(account: ExchangeAccount, update: OrderUpdate | TradeUpdate) -> Order | None:
+    """The account's order by our client order id, else by the venue's id for its symbol
+    (Binance numbers orders per symbol), locked until the transaction ends."""
     order = None
-    if client_order_id:
+    if update.client_order_id:
         order = one_row(
             Order,
             "account_id = %s AND client_order_id = %s",
-            [account.pk, client_order_id],
+            [account.pk, update.client_order_id],
             lock=True,
         )
-    if order is None and order_id:
+    if order is None and update.order_id:
         order = one_row(
-            Order, "account_id = %s AND exchange_order_id = %s", [account.pk, order_id], lock=True
+            Order,
+            "account_id = %s AND symbol = %s AND exchange_order_id = %s",
+            [account.pk, update.symbol, update.order_id],
+            lock=True,
+        )
+    algo_id = getattr(update, "algo_id", None)
+    if order is None and algo_id:
+        order = one_row(
+            Order,
+            "account_id = %s AND symbol = %s AND exchange_algo_id = %s",
+            [account.pk, update.symbol, algo_id],
+            lock=True,
         )
     return order
 
@@ -78,10 +89,12 @@ def _adopt(account: ExchangeAccount, update: OrderUpdate, actor: str) -> Order:
     """An order on the venue that we never placed: record it, marked external."""
     status = venue_status(update.status, filled=update.filled) or Status.OPEN
     now = timezone.now()
-    client_id = update.client_order_id or f"ext-{account.pk}-{update.order_id}"
+    venue_id = update.order_id or f"algo{update.algo_id}"
+    client_id = update.client_order_id or f"ext-{account.pk}-{venue_id}"
     if Order.objects.filter(client_order_id=client_id).exists():
         # Another account's order shares the client id (same keys on two accounts).
-        client_id = f"ext-{account.pk}-{update.order_id}"
+        client_id = f"ext-{account.pk}-{venue_id}"
+    _free_venue_ids(account.pk, update.symbol, update.order_id, update.algo_id, keep=None)
     order = Order.objects.create(
         account=account,
         symbol=update.symbol,
@@ -93,6 +106,7 @@ def _adopt(account: ExchangeAccount, update: OrderUpdate, actor: str) -> Order:
         reduce_only=update.reduce_only,
         client_order_id=client_id[:36],
         exchange_order_id=update.order_id,
+        exchange_algo_id=update.algo_id,
         status=status,
         filled=update.filled,
         remaining=update.remaining,
@@ -117,8 +131,35 @@ def _link_orphan_fills(order: Order) -> None:
         Fill.objects.filter(
             account_id=order.account_id,
             order__isnull=True,
+            symbol=order.symbol,
             exchange_order_id=order.exchange_order_id,
         ).update(order=order)
+
+
+def _free_venue_ids(
+    account_id: int, symbol: str, order_id: str | None, algo_id: str | None, *, keep: int | None
+) -> None:
+    """Take a venue id back from an older order of ours that still holds it.
+
+    A venue that was reset (a restarted exchange, a testnet wiped) numbers its orders
+    from the start again, so a new order can be given an id one of our old orders holds.
+    The venue's id now names the new order: the old one lets it go, with an event that
+    keeps the id, and - if we still thought it working - is left for reconciliation to
+    settle by its client order id. A collision must never fail the delivery that brings
+    the new order's id."""
+    for column, value in (("exchange_order_id", order_id), ("exchange_algo_id", algo_id)):
+        if not value:
+            continue
+        holders = Order.objects.filter(account_id=account_id, symbol=symbol, **{column: value})
+        if keep is not None:
+            holders = holders.exclude(pk=keep)
+        for holder in holders.select_for_update():
+            Order.objects.filter(pk=holder.pk).update(**{column: None})
+            # A batch writes its merged orders at its end: one it holds lets go there too.
+            pending = getattr(_batch, "orders", None) or {}
+            if holder.pk in pending:
+                setattr(pending[holder.pk], column, None)
+            events.record_venue_id_reused(order=holder, venue_id=value, actor=SYSTEM_ACTOR)
 
 
 def order_apply_update(
@@ -145,7 +186,7 @@ def order_apply_update(
             fills_in_commit_order(account.pk)  # (a batch took it already)
         order = _find_locked(locked, update) if locked is not None else None
         if order is None:
-            order = _locked_order(account, update.client_order_id, update.order_id)
+            order = _locked_order(account, update)
         if order is None:
             if not adopt:
                 return None
@@ -159,7 +200,11 @@ def order_apply_update(
 
 
 def _find_locked(locked: dict, update: OrderUpdate) -> Order | None:
-    return locked.get(("c", update.client_order_id)) or locked.get(("x", update.order_id))
+    return (
+        locked.get(("c", update.client_order_id))
+        or locked.get(("x", update.symbol, update.order_id))
+        or locked.get(("a", update.symbol, update.algo_id))
+    )
 
 
 # What a venue update may change on an order.
@@ -172,6 +217,7 @@ MERGED_FIELDS = (
     "cost",
     "fees",
     "exchange_order_id",
+    "exchange_algo_id",
     "price",
     "exchange_created_at",
     "exchange_updated_at",
@@ -212,42 +258,63 @@ def _write_orders(orders: Iterable[Order]) -> None:
         cursor.executemany(sql, rows)
 
 
+def _learn_ids(order: Order, update: OrderUpdate) -> bool:
+    """Take the venue's ids for ``order`` from an update, the first time it names them
+    (a conditional order learns the plain order it placed when it triggers: that order's
+    id is on its fills). Returns whether anything was learned."""
+    learned = False
+    for attname, value in (
+        ("exchange_order_id", update.order_id),
+        ("exchange_algo_id", update.algo_id),
+    ):
+        if value and getattr(order, attname) is None:
+            _free_venue_ids(
+                order.account_id,
+                order.symbol,
+                value if attname == "exchange_order_id" else None,
+                value if attname == "exchange_algo_id" else None,
+                keep=order.pk,
+            )
+            setattr(order, attname, value)
+            learned = True
+    return learned
+
+
 def _merge(order: Order, update: OrderUpdate, actor: str) -> None:
-    incoming = venue_status(update.status, filled=update.filled)
+    # A conditional order's own updates never carry fills (its plain order's do): merge
+    # them with our filled amount, so they move the status and nothing else.
+    conditional = update.algo_id is not None
+    filled = order.filled if conditional else update.filled
+    incoming = venue_status(update.status, filled=filled)
     if incoming is None:
         logger.warning("order %s: venue status %r not understood", order.pk, update.status)
         return
-    decision = decide(
-        Snapshot(Status(order.status), order.filled), Snapshot(incoming, update.filled)
-    )
-    if decision.verdict is Verdict.SAME:
-        if update.order_id and (
-            order.exchange_order_id is None
-            or (
-                order.exchange_order_id.startswith(venue.ALGO_ID_PREFIX)
-                and not update.order_id.startswith(venue.ALGO_ID_PREFIX)
+    decision = decide(Snapshot(Status(order.status), order.filled), Snapshot(incoming, filled))
+    learned = _learn_ids(order, update)
+    now = timezone.now()
+    if decision.verdict is not Verdict.APPLY:
+        # A triggered conditional order saying "done" after its plain order moved on is
+        # news for no one: not worth an ignored-update event.
+        if decision.verdict is Verdict.STALE and not update.handed_over:
+            events.record_update_ignored(
+                order=order,
+                reason=decision.reason,
+                actor=actor,
+                new_status=incoming,
+                new_filled=filled,
+                raw=update.raw,
             )
-        ):
-            Order.objects.filter(pk=order.pk).update(exchange_order_id=update.order_id)
-            order.exchange_order_id = update.order_id
+        if learned:
+            order.raw = update.raw
+            order.updated_at = now
+            _save_merged(order)
             _link_orphan_fills(order)
-        return
-    if decision.verdict is Verdict.STALE:
-        events.record_update_ignored(
-            order=order,
-            reason=decision.reason,
-            actor=actor,
-            new_status=incoming,
-            new_filled=update.filled,
-            raw=update.raw,
-        )
         return
 
     old_status, old_filled = order.status, order.filled
     old_remaining, old_price = order.remaining, order.price
-    now = timezone.now()
     order.status = decision.status
-    if decision.take_fill:
+    if decision.take_fill and not conditional:
         order.filled = update.filled
         if update.remaining is not None:
             order.remaining = update.remaining
@@ -256,17 +323,6 @@ def _merge(order: Order, update: OrderUpdate, actor: str) -> None:
         order.cost = update.cost
         if update.fees:
             order.fees = _fees_as_strings(update.fees)
-    learned_id = bool(update.order_id) and (
-        not order.exchange_order_id
-        # A triggered conditional order: from now on the venue knows it by the plain
-        # order it placed, and that order's id is on its fills.
-        or (
-            order.exchange_order_id.startswith(venue.ALGO_ID_PREFIX)
-            and not update.order_id.startswith(venue.ALGO_ID_PREFIX)
-        )
-    )
-    if learned_id:
-        order.exchange_order_id = update.order_id
     if update.price is not None and order.type in ("limit", "stop_limit", "take_profit_limit"):
         order.price = update.price
     if order.status == Status.REJECTED and not order.status_reason:
@@ -287,7 +343,7 @@ def _merge(order: Order, update: OrderUpdate, actor: str) -> None:
         actor=actor,
         raw=update.raw,
     )
-    if learned_id:
+    if learned:
         _link_orphan_fills(order)
     publish_order(order)
     if order.group_kind and (order.filled != old_filled or order.status in TERMINAL):
@@ -322,23 +378,30 @@ def _fill_from(account: ExchangeAccount, order: Order | None, trade: TradeUpdate
     )
 
 
+def _trade_key(trade: TradeUpdate | Fill) -> tuple[str, str]:
+    # Binance numbers trades per symbol: a trade is known by its symbol and id together.
+    if isinstance(trade, Fill):
+        return (trade.symbol, trade.exchange_trade_id)
+    return (trade.symbol, trade.trade_id)
+
+
 def _record_fills(
     *, account: ExchangeAccount, order: Order | None, trades: Iterable[TradeUpdate], actor: str
 ) -> list[Fill]:
-    trades = list({trade.trade_id: trade for trade in trades}.values())
+    trades = list({_trade_key(trade): trade for trade in trades}.values())
     if not trades:
         return []
-    ids = [trade.trade_id for trade in trades]
+    keys = [_trade_key(trade) for trade in trades]
     batch_known = _batch_known(account.pk)
     if batch_known is not None:
-        known = {trade_id for trade_id in ids if trade_id in batch_known}
+        known = {key for key in keys if key in batch_known}
     else:
-        known = _recorded_trade_ids(account.pk, ids)
-    new = [_fill_from(account, order, trade) for trade in trades if trade.trade_id not in known]
-    duplicates = [trade_id for trade_id in ids if trade_id in known]
+        known = _recorded_trade_keys(account.pk, keys)
+    new = [_fill_from(account, order, trade) for trade in trades if _trade_key(trade) not in known]
+    duplicates = [key for key in keys if key in known]
     created: list[Fill] = []
     if new and batch_known is not None:
-        # A batch knows every trade id on record for the account and holds its orders'
+        # A batch knows every trade on record for the account and holds its orders'
         # locks: no savepoint to recover from a duplicate (a race would fail the
         # delivery, which the stream then catches up on by polling). Its fills are
         # inserted together when the batch ends, before the events that point at them.
@@ -357,24 +420,43 @@ def _record_fills(
                         fill.save()
                 except IntegrityError:
                     if not Fill.objects.filter(
-                        account=account, exchange_trade_id=fill.exchange_trade_id
+                        account=account,
+                        symbol=fill.symbol,
+                        exchange_trade_id=fill.exchange_trade_id,
                     ).exists():
                         raise
-                    duplicates.append(fill.exchange_trade_id)
+                    duplicates.append(_trade_key(fill))
                 else:
                     created.append(fill)
-    if order is not None:
-        if created:
-            events.record_fills(order=order, fills=created, actor=actor)
-        if duplicates:
-            events.record_fill_duplicates(order=order, trade_ids=duplicates, actor=actor)
+    if order is not None and created:
+        events.record_fills(order=order, fills=created, actor=actor)
+    if duplicates:
+        _count_deliveries(account.pk, duplicates)
     if batch_known is None:
         publish_fills(created)  # a batch's go out once they have ids (_batched_writes)
     if created:
         if batch_known is not None:
-            batch_known.update(fill.exchange_trade_id for fill in created)
+            batch_known.update(_trade_key(fill) for fill in created)
         _announce_fills_on_commit(account.pk)
     return created
+
+
+def _count_deliveries(account_id: int, keys: Iterable[tuple[str, str]]) -> None:
+    """Count another delivery of trades already on record, on their fills: the stream,
+    every poll's window and the order's own answer all report a trade, and an audit
+    event per repeat buried the real events (58,138 of them for 2,179 fills in a soak).
+    Inside a batch, counted once for the lot when it ends."""
+    pending = getattr(_batch, "deliveries", None)
+    if pending is not None:
+        pending.setdefault(account_id, []).extend(keys)
+        return
+    by_symbol: dict[str, list[str]] = {}
+    for symbol, trade_id in keys:
+        by_symbol.setdefault(symbol, []).append(trade_id)
+    for symbol, trade_ids in by_symbol.items():
+        Fill.objects.filter(
+            account_id=account_id, symbol=symbol, exchange_trade_id__in=trade_ids
+        ).update(deliveries=F("deliveries") + 1)
 
 
 def _announce_fills_on_commit(account_id: int) -> None:
@@ -407,19 +489,19 @@ def _announce_fills_on_commit(account_id: int) -> None:
 _batch = threading.local()
 
 
-def _batch_known(account_id: int) -> set[str] | None:
+def _batch_known(account_id: int) -> set[tuple[str, str]] | None:
     return getattr(_batch, "trades", {}).get(account_id)
 
 
 @contextmanager
-def _known_trades(account: ExchangeAccount, trade_ids: list[str]):
+def _known_trades(account: ExchangeAccount, trade_keys: list[tuple[str, str]]):
     trades = getattr(_batch, "trades", None)
     if trades is None:
         trades = _batch.trades = {}
-    if account.pk in trades or not trade_ids:
+    if account.pk in trades or not trade_keys:
         yield
         return
-    trades[account.pk] = _recorded_trade_ids(account.pk, trade_ids)
+    trades[account.pk] = _recorded_trade_keys(account.pk, trade_keys)
     try:
         yield
     finally:
@@ -433,15 +515,19 @@ def _batched_writes():
     if getattr(_batch, "orders", None) is not None:  # an outer batch writes
         yield
         return
-    _batch.orders, _batch.fills, _batch.announced = {}, [], set()
+    _batch.orders, _batch.fills, _batch.announced, _batch.deliveries = {}, [], set(), {}
     try:
         yield
         _write_orders(_batch.orders.values())
         if _batch.fills:
             copy_insert(_batch.fills)
             publish_fills(_batch.fills)
+        deliveries, _batch.deliveries = _batch.deliveries, None
+        for account_id, keys in deliveries.items():
+            _count_deliveries(account_id, keys)
     finally:
         _batch.orders, _batch.fills, _batch.announced = None, None, None
+        _batch.deliveries = None
 
 
 # The reads every batch makes, written out: Django builds a query's SQL anew each time it
@@ -453,13 +539,19 @@ def _in(values) -> str:
     return ", ".join(["%s"] * len(values))
 
 
-def _locked_batch_orders(account_id: int, client_ids: set, order_ids: set) -> list[Order]:
+def _locked_batch_orders(
+    account_id: int, client_ids: set, order_ids: set, algo_ids: set
+) -> list[Order]:
     """The account's orders with one of these client or exchange order ids, locked in id
     order (as everywhere) until the transaction ends. Their last payload (``raw``) is left
     unread, as ``defer("raw")``: a merge replaces it without reading it."""
     matches = [
         f"{column} IN ({_in(ids)})"
-        for column, ids in (("client_order_id", client_ids), ("exchange_order_id", order_ids))
+        for column, ids in (
+            ("client_order_id", client_ids),
+            ("exchange_order_id", order_ids),
+            ("exchange_algo_id", algo_ids),
+        )
         if ids
     ]
     if not matches:
@@ -469,22 +561,27 @@ def _locked_batch_orders(account_id: int, client_ids: set, order_ids: set) -> li
             # Names from the model's metadata, values as parameters.
             f"SELECT {columns(Order, without=('raw',))} FROM {Order._meta.db_table}"  # noqa: S608
             f" WHERE account_id = %s AND ({' OR '.join(matches)}) ORDER BY id{for_update()}",
-            [account_id, *client_ids, *order_ids],
+            [account_id, *client_ids, *order_ids, *algo_ids],
         )
     )
 
 
-def _recorded_trade_ids(account_id: int, trade_ids: list[str]) -> set[str]:
-    """Which of these exchange trade ids the account already has a fill for."""
-    if not trade_ids:
+def _recorded_trade_keys(account_id: int, keys: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these (symbol, exchange trade id) the account already has a fill for."""
+    if not keys:
         return set()
+    symbols = sorted({symbol for symbol, _ in keys})
+    trade_ids = sorted({trade_id for _, trade_id in keys})
+    wanted = set(keys)
+    # Both lists as IN: the unique index (account, symbol, trade id) answers it.
     with transaction.get_connection().cursor() as cursor:
         cursor.execute(
-            f"SELECT exchange_trade_id FROM {Fill._meta.db_table}"  # noqa: S608 - placeholders only
-            f" WHERE account_id = %s AND exchange_trade_id IN ({_in(trade_ids)})",
-            [account_id, *trade_ids],
+            f"SELECT symbol, exchange_trade_id FROM {Fill._meta.db_table}"  # noqa: S608 - placeholders only
+            f" WHERE account_id = %s AND symbol IN ({_in(symbols)})"
+            f" AND exchange_trade_id IN ({_in(trade_ids)})",
+            [account_id, *symbols, *trade_ids],
         )
-        return {trade_id for (trade_id,) in cursor.fetchall()}
+        return {row for row in map(tuple, cursor.fetchall()) if row in wanted}
 
 
 def order_apply_updates(
@@ -495,16 +592,19 @@ def order_apply_updates(
     and positions told once, for the lot. Each update as ``order_apply_update``."""
     client_ids = {u.client_order_id for u in updates if u.client_order_id}
     order_ids = {u.order_id for u in updates if u.order_id}
-    trade_ids = [trade.trade_id for u in updates for trade in u.trades]
+    algo_ids = {u.algo_id for u in updates if u.algo_id}
+    trade_keys = [_trade_key(trade) for u in updates for trade in u.trades]
     with transaction.atomic():
-        if trade_ids:
+        if trade_keys:
             fills_in_commit_order(account.pk)
-        with events.collecting(), _known_trades(account, trade_ids), _batched_writes():
+        with events.collecting(), _known_trades(account, trade_keys), _batched_writes():
             locked: dict = {}
-            for order in _locked_batch_orders(account.pk, client_ids, order_ids):
+            for order in _locked_batch_orders(account.pk, client_ids, order_ids, algo_ids):
                 locked[("c", order.client_order_id)] = order
                 if order.exchange_order_id:
-                    locked[("x", order.exchange_order_id)] = order
+                    locked[("x", order.symbol, order.exchange_order_id)] = order
+                if order.exchange_algo_id:
+                    locked[("a", order.symbol, order.exchange_algo_id)] = order
             merged = [
                 order_apply_update(account=account, update=update, actor=actor, locked=locked)
                 for update in updates
@@ -519,13 +619,13 @@ def fills_record(*, account: ExchangeAccount, trades: list[TradeUpdate], actor: 
     the order is adopted.
     """
     created: list[Fill] = []
-    by_order: dict[tuple[str | None, str | None], list[TradeUpdate]] = {}
+    by_order: dict[tuple[str | None, str, str | None], list[TradeUpdate]] = {}
     for trade in trades:
-        by_order.setdefault((trade.client_order_id, trade.order_id), []).append(trade)
+        by_order.setdefault((trade.client_order_id, trade.symbol, trade.order_id), []).append(trade)
     with transaction.atomic():
         if trades:
             fills_in_commit_order(account.pk)
-        for (client_id, order_id), group in by_order.items():
-            order = _locked_order(account, client_id, order_id)
+        for group in by_order.values():
+            order = _locked_order(account, group[0])
             created += _record_fills(account=account, order=order, trades=group, actor=actor)
     return created

@@ -64,3 +64,47 @@ def test_orders_and_fills_arrive_through_the_stream_and_survive_a_disconnect(
     assert Fill.objects.filter(order=order).count() == 1
     wait_for(lambda: stream_state(account).ws_connected, timeout=20, message="reconnected")
     assert stream_state(account).ws_reconnects >= 1
+
+
+def test_a_futures_stop_triggered_while_streaming_is_filled_from_the_order_it_became(
+    make_sim_account, sim, running_stream, stream_state, wait_for
+):
+    """The stream's ALGO_UPDATE names the conditional order by ``aid``, numbered apart
+    from plain orders: here algo 1 while the entry is plain order 1. Read as a plain id it
+    collided with the entry (an IntegrityError failed the delivery) and a FINISHED algo
+    order was taken as filled for its whole amount with no average price."""
+    from orders import services
+    from orders.services import OrderRequest
+
+    account = make_sim_account(market_type="swap")
+    running_stream(account)
+    wait_for(lambda: (s := stream_state(account)) and s.ws_connected, timeout=20)
+
+    def place(**fields):
+        order, _ = services.order_submit(
+            account=account,
+            request=OrderRequest(symbol="BTC/USDT:USDT", **fields),
+            origin="api",
+            actor="test",
+        )
+        services.order_send(order_id=order.pk)
+        return order
+
+    entry = place(side="buy", type="market", amount=Decimal("0.01"))
+    stop = place(
+        side="sell", type="stop_market", amount=Decimal("0.01"), stop_price=Decimal("59000")
+    )
+    sim.control("POST", "/price", {"symbol": "BTCUSDT", "price": "58900", "venue": "futures"})
+    sim.control("POST", "/step", {"n": 2})
+
+    def settled():
+        stop.refresh_from_db()
+        return stop.status == Status.FILLED and stop.fills.exists()
+
+    wait_for(settled, timeout=30, message="the triggered stop's fill through the stream")
+    entry.refresh_from_db()
+    assert entry.exchange_order_id == "1" and stop.exchange_algo_id == "1"
+    assert stop.exchange_order_id not in (None, "1")
+    assert stop.average_price is not None and stop.average_price < Decimal("59100")
+    assert sum(f.amount for f in stop.fills.all()) == Decimal("0.01")
+    assert not stop.events.filter(type="order.update_ignored").exists()
