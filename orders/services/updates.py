@@ -150,10 +150,15 @@ def _free_venue_ids(
     for column, value in (("exchange_order_id", order_id), ("exchange_algo_id", algo_id)):
         if not value:
             continue
-        holders = Order.objects.filter(account_id=account_id, symbol=symbol, **{column: value})
-        if keep is not None:
-            holders = holders.exclude(pk=keep)
-        for holder in holders.select_for_update():
+        # Once per order, on the send path: a fixed statement (common.db). The id is
+        # unique per account and symbol, so there is at most one holder.
+        holder = one_row(
+            Order,
+            f"account_id = %s AND symbol = %s AND {column} = %s AND id <> %s",
+            [account_id, symbol, value, keep or 0],
+            lock=True,
+        )
+        if holder is not None:
             Order.objects.filter(pk=holder.pk).update(**{column: None})
             # A batch writes its merged orders at its end: one it holds lets go there too.
             pending = getattr(_batch, "orders", None) or {}
