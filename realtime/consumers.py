@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import json
+
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.selectors import account_ids_for_user
-from realtime.groups import account_group, user_group
+from realtime.groups import account_group, session_group, user_group
+
+# The socket closes with this when the session behind it ends (as for no login at all).
+SESSION_ENDED = 4401
 
 
 class DashboardConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self.close(code=SESSION_ENDED)
             return
         account_ids = await database_sync_to_async(account_ids_for_user)(user=user)
         self.groups_joined = [user_group(user.pk)] + [account_group(pk) for pk in account_ids]
+        session = self.scope.get("session")
+        if session is not None and session.session_key:
+            # Logging out ends this session's sockets, not the user's other sessions'.
+            self.groups_joined.append(session_group(session.session_key))
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -26,10 +35,21 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def receive_json(self, content, **kwargs):
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
         # The socket is one-way: clients act through the API, never through the socket.
-        if content.get("type") == "ping":
+        # Anything but a JSON object (binary, malformed, an array, nested past what the
+        # parser takes) is ignored, never a crash with a traceback in the log.
+        if text_data is None:
+            return
+        try:
+            content = json.loads(text_data)
+        except (ValueError, RecursionError):
+            return
+        if isinstance(content, dict) and content.get("type") == "ping":
             await self.send_json({"event": "pong", "payload": {}})
 
     async def platform_event(self, message):
         await self.send_json({"event": message["event"], "payload": message["payload"]})
+
+    async def session_close(self, message):
+        await self.close(code=SESSION_ENDED)

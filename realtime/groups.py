@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 
 def account_group(account_id: int) -> str:
     return f"account.{account_id}"
@@ -9,3 +11,8 @@ def account_group(account_id: int) -> str:
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def session_group(session_key: str) -> str:
+    # A hash: the session key is a credential, and group names travel through Redis.
+    return f"session.{hashlib.sha256(session_key.encode()).hexdigest()[:32]}"

@@ -116,10 +116,14 @@ def _current_publisher() -> _Publisher:
 
 
 def broadcast(*, group: str, event: str, payload: dict) -> None:
+    _send(group, {"type": "platform.event", "event": event, "payload": payload})
+
+
+def _send(group: str, message: dict) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "platform.event", "event": event, "payload": payload}
+    event = message.get("event", message["type"])
     if isinstance(layer, InMemoryChannelLayer):
         try:
             async_to_sync(layer.group_send)(group, message)
@@ -135,3 +139,9 @@ def broadcast_on_commit(*, group: str, event: str, payload: dict) -> None:
     ``payload`` must already be JSON-ready (built by an API output serializer).
     """
     transaction.on_commit(lambda: broadcast(group=group, event=event, payload=payload))
+
+
+def close_sockets_on_commit(*, group: str, reason: str) -> None:
+    """Close every dashboard socket in ``group`` when the current transaction commits
+    (the session ended, the password changed, the user was deactivated)."""
+    transaction.on_commit(lambda: _send(group, {"type": "session.close", "reason": reason}))

@@ -116,3 +116,100 @@ async def test_the_asgi_app_authenticates_by_the_session_cookie(client):
     assert (await signed_in.receive_json_from())["payload"] == {"accounts": [alices.pk]}
     assert (await anonymous.connect()) == (False, 4401)
     await asyncio.gather(signed_in.disconnect(), anonymous.disconnect())
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"bytes_data": b"\x00\x01binary"},
+        {"text_data": "[1, 2, 3]"},
+        {"text_data": "not json {"},
+        {"text_data": "[" * 100_000 + "]" * 100_000},
+        {"text_data": '"just a string"'},
+    ],
+)
+async def test_junk_frames_are_ignored_and_the_socket_stays_open(frame):
+    alice, _ = await _user_with_account("alice's")
+    communicator = await _connect(alice)
+    await communicator.receive_json_from()  # hello
+
+    await communicator.send_to(**frame)
+    await communicator.send_json_to({"type": "ping"})
+
+    assert await communicator.receive_json_from() == {"event": "pong", "payload": {}}
+    await communicator.disconnect()
+
+
+async def _connect_with_session(user, session_key: str) -> WebsocketCommunicator:
+    from types import SimpleNamespace
+
+    communicator = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/dashboard/")
+    communicator.scope["user"] = user
+    communicator.scope["session"] = SimpleNamespace(session_key=session_key)
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.receive_json_from()  # hello
+    return communicator
+
+
+async def test_logging_out_closes_that_sessions_sockets_only():
+    from types import SimpleNamespace
+
+    from django.contrib.auth.signals import user_logged_out
+
+    alice, _ = await _user_with_account("alice's")
+    laptop = await _connect_with_session(alice, "laptop-session")
+    phone = await _connect_with_session(alice, "phone-session")
+
+    request = SimpleNamespace(session=SimpleNamespace(session_key="laptop-session"))
+    await database_sync_to_async(user_logged_out.send)(
+        sender=type(alice), request=request, user=alice
+    )
+
+    assert await laptop.receive_output(timeout=2) == {"type": "websocket.close", "code": 4401}
+    assert await phone.receive_nothing(timeout=0.2)
+    await phone.disconnect()
+
+
+@pytest.mark.parametrize("change", ["password", "deactivate"])
+async def test_a_password_change_or_deactivation_closes_every_socket_of_the_user(change):
+    alice, _ = await _user_with_account("alice's")
+    bob, _ = await _user_with_account("bob's")
+    alices = await _connect_with_session(alice, "alice-session")
+    bobs = await _connect_with_session(bob, "bob-session")
+
+    @database_sync_to_async
+    def apply():
+        if change == "password":
+            alice.set_password("a-new-long-password-123")
+        else:
+            alice.is_active = False
+        alice.save()
+        bob.last_login = None
+        bob.save()  # a change that touches no credential closes nothing
+
+    await apply()
+
+    assert await alices.receive_output(timeout=2) == {"type": "websocket.close", "code": 4401}
+    assert await bobs.receive_nothing(timeout=0.2)
+    await bobs.disconnect()
+
+
+async def test_an_idle_socket_outlives_the_redis_layers_blocking_receive(settings):
+    """channels_redis blocks on Redis for 5 s per receive; with redis-py 8's default
+    5 s socket timeout every idle receive raised TimeoutError (the dashboard's socket
+    closed with 1011 every ~6 s). Idle for 7 s, the receive must simply still wait."""
+    import uuid
+
+    from channels_redis.core import RedisChannelLayer
+
+    from trading_site.settings.base import redis_settings
+
+    layers = redis_settings(settings.REDIS_URL)["CHANNEL_LAYERS"]
+    layers["default"]["CONFIG"]["prefix"] = f"test-idle-{uuid.uuid4().hex[:12]}"
+    layer = RedisChannelLayer(**layers["default"]["CONFIG"])
+    channel = await layer.new_channel()
+
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(layer.receive(channel), timeout=7)
+    await layer.flush()

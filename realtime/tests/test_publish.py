@@ -25,7 +25,7 @@ def redis_layer(settings):
     assert isinstance(layer, RedisChannelLayer)
     yield layer
     # Not layer.flush(): it would close the publisher thread's connections from this loop.
-    client = redis.Redis.from_url(layers["default"]["CONFIG"]["hosts"][0])
+    client = redis.Redis.from_url(layers["default"]["CONFIG"]["hosts"][0]["address"])
     for key in client.scan_iter(match=f"{layer.prefix}*"):
         client.delete(key)
     client.close()

@@ -152,7 +152,19 @@ def redis_settings(redis_url: str) -> dict:
         "CHANNEL_LAYERS": {
             "default": {
                 "BACKEND": "channels_redis.core.RedisChannelLayer",
-                "CONFIG": {"hosts": [f"{base}/1"]},
+                # A receive blocks on Redis for up to channels_redis' 5 s (BZPOPMIN);
+                # redis-py 8 gives up on a socket after 5 s by default, so every idle
+                # receive raised TimeoutError and closed the dashboard's socket. The read
+                # timeout must outlast the blocking call; a dead Redis still shows.
+                "CONFIG": {
+                    "hosts": [
+                        {
+                            "address": f"{base}/1",
+                            "socket_timeout": 15,
+                            "socket_connect_timeout": 2,
+                        }
+                    ]
+                },
             }
         },
         "CACHES": {
