@@ -281,6 +281,11 @@ MARKETS_CACHE_SECONDS = env.int("MARKETS_CACHE_SECONDS", default=3 * 3600)
 EXCHANGE_TIMEOUT_MS = env.int("EXCHANGE_TIMEOUT_MS", default=10_000)
 # /healthz: beat counts as stale when its heartbeat is older than this.
 HEALTH_BEAT_MAX_AGE_SECONDS = env.int("HEALTH_BEAT_MAX_AGE_SECONDS", default=120)
+# /healthz: checks of the domain apps, by name (common must not import them).
+HEALTH_EXTRA_CHECKS = {"sync": "accounts.health.check_syncs"}
+# /healthz fails, naming the account and kind, when an active account's trades, orders,
+# positions or balances sync failed this many times in a row; polling raises an alert.
+HEALTH_SYNC_MAX_ERRORS = env.int("HEALTH_SYNC_MAX_ERRORS", default=3)
 
 LOGGING = {
     "version": 1,
