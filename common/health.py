@@ -1,8 +1,11 @@
 """GET /healthz: is every part the platform needs answering?
 
-Checks the database, Redis, a Celery worker consuming the ``orders`` queue, and the age
-of beat's last heartbeat (common.tasks). 200 when all are fine, 503 naming the failing
-parts. Every check has a short timeout so the answer comes in about a second even when
+Checks the database, Redis, a Celery worker consuming the ``orders`` queue, the age
+of beat's last heartbeat (common.tasks), and the checks the domain apps add by name
+(HEALTH_EXTRA_CHECKS: ``sync``, accounts whose syncs keep failing). 200 when all are
+fine, 503 naming the failing parts - a check that names what fails inside it (``sync``:
+account id and kind) is listed as ``<part>:<what>``, e.g. ``sync:3:trades``.
+Every check has a short timeout so the answer comes in about a second even when
 a part is down - a load balancer must not time out on the health check itself.
 """
 
@@ -14,6 +17,7 @@ import redis
 from django.conf import settings
 from django.db import DatabaseError, connections
 from django.http import JsonResponse
+from django.utils.module_loading import import_string
 from django.views.decorators.cache import never_cache
 from kombu.exceptions import KombuError
 
@@ -101,10 +105,21 @@ CHECKS = {
 }
 
 
+def all_checks() -> dict:
+    # The domain apps' checks by dotted path: common imports no app (they import it).
+    extra = {name: import_string(path) for name, path in settings.HEALTH_EXTRA_CHECKS.items()}
+    return {**CHECKS, **extra}
+
+
 @never_cache
 def healthz(request):
-    checks = {name: check() for name, check in CHECKS.items()}
-    failing = [name for name, result in checks.items() if not result["ok"]]
+    checks = {name: check() for name, check in all_checks().items()}
+    failing = [
+        f"{name}:{part}" if "failing" in result else name
+        for name, result in checks.items()
+        if not result["ok"]
+        for part in result.get("failing") or [None]
+    ]
     body = {"status": "fail" if failing else "ok", "checks": checks}
     if failing:
         body["failing"] = failing

@@ -52,3 +52,8 @@ def exclusive(name: str, *, seconds: float):
     finally:
         if acquired and cache.get(key) == token:
             cache.delete(key)
+
+
+def is_held(name: str) -> bool:
+    """Whether someone holds ``exclusive(name)`` now (a hint: it may end the next moment)."""
+    return cache.get(f"lock:{name}") is not None

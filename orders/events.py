@@ -19,6 +19,13 @@ UNKNOWN = "order.unknown"
 REJECTED = "order.rejected"
 CANCEL_REQUESTED = "order.cancel_requested"
 CANCEL_FAILED = "order.cancel_failed"
+# A cancel asked for again while the order waits in cancel_requested: sent again.
+CANCEL_REPEATED = "order.cancel_repeated"
+# A cancel sent whose outcome is unknown (5xx, timeout): looked up, and sent again.
+CANCEL_UNKNOWN = "order.cancel_unknown"
+# The venue does not know an order we believe it holds: first miss, then closed as lost.
+NOT_FOUND = "order.not_found"
+LOST = "order.lost"
 RESEND = "order.resend"
 UPDATE_IGNORED = "order.update_ignored"
 FILL = "order.fill"

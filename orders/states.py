@@ -76,11 +76,13 @@ LOCAL_TRANSITIONS: dict[Status, frozenset[Status]] = {
     # Reconciliation found no order with our client id after the venue's receive window:
     # it never arrived, so it may be sent again.
     Status.UNKNOWN: frozenset({Status.PENDING}),
-    Status.OPEN: frozenset({Status.CANCEL_REQUESTED}),
-    Status.PARTIALLY_FILLED: frozenset({Status.CANCEL_REQUESTED}),
+    # Expired: the venue no longer knows the order after its lookup window (lost, e.g.
+    # in an exchange restart) - closed by us, with a drift row and an alert.
+    Status.OPEN: frozenset({Status.CANCEL_REQUESTED, Status.EXPIRED}),
+    Status.PARTIALLY_FILLED: frozenset({Status.CANCEL_REQUESTED, Status.EXPIRED}),
     # The venue refused the cancel (e.g. the order had just filled or the call failed):
     # the next venue update decides; until then the request stands.
-    Status.CANCEL_REQUESTED: frozenset(),
+    Status.CANCEL_REQUESTED: frozenset({Status.EXPIRED}),
 }
 
 

@@ -3,6 +3,11 @@
 All run on the ``orders`` queue (CELERY_TASK_ROUTES), apart from sync and strategies,
 so a slow sync never delays an order. Each is safe to run twice: the services claim
 their work with conditional updates.
+
+A countdown here is only the fast path: the services write each next step to the
+order's ``next_step_at`` too, and ``orders_reconcile_sweep`` performs every overdue one -
+a countdown held by a killed worker comes back only after the broker's visibility
+timeout (an hour).
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ def order_reconcile(order_id: int) -> None:
     result = services.order_reconcile(order_id=order_id)
     if result.outcome == "resend":
         order_send.delay(order_id)
+    elif result.outcome == "cancel":
+        order_cancel_send.delay(order_id)
     elif result.outcome in ("wait", "retry"):
         order_reconcile.apply_async((order_id,), countdown=result.delay)
 
@@ -37,9 +44,11 @@ def order_reconcile(order_id: int) -> None:
 def order_cancel_send(order_id: int) -> None:
     outcome = services.order_cancel_send(order_id=order_id)
     if outcome == "retry":
-        order_cancel_send.apply_async((order_id,), countdown=1.0)
+        countdown = services.order_next_step_delay(order_id=order_id)
+        order_cancel_send.apply_async((order_id,), countdown=countdown)
     elif outcome == "reconcile":
-        order_reconcile.delay(order_id)
+        countdown = services.order_next_step_delay(order_id=order_id)
+        order_reconcile.apply_async((order_id,), countdown=countdown)
 
 
 @shared_task(name="orders.order_followups", ignore_result=True)
@@ -49,11 +58,18 @@ def order_followups(order_id: int) -> None:
 
 @shared_task(name="orders.orders_reconcile_sweep", ignore_result=True)
 def orders_reconcile_sweep() -> None:
-    """Beat: every order in an unknown state gets a reconcile task."""
+    """Beat: every order whose next step is overdue gets a task performing it."""
+    # Never two sweeps at once (a slow one outlasting its period); the claim in
+    # orders_due_steps keeps a late second one from queueing a step twice anyway.
     with exclusive("orders_reconcile_sweep", seconds=60) as mine:
         if mine:
-            for order_id in services.orders_needing_reconcile():
-                order_reconcile.delay(order_id)
+            tasks = {
+                "send": order_send,
+                "replace": order_replace_send,
+                "reconcile": order_reconcile,
+            }
+            for due in services.orders_due_steps():
+                tasks[due.step].delay(due.order_id)
 
 
 @shared_task(name="orders.orders_poll_all", ignore_result=True)

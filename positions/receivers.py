@@ -6,7 +6,7 @@ import logging
 
 from django.dispatch import receiver
 
-from orders.signals import fills_committed
+from orders.signals import fills_committed, order_lost
 
 logger = logging.getLogger(__name__)
 
@@ -19,3 +19,29 @@ def apply_fills(sender, *, account_id: int, **kwargs) -> None:
         positions_apply_fills(account_id=account_id)
     except Exception:  # the fills are committed; the beat sync applies them again later
         logger.exception("applying fills of account %s to positions failed", account_id)
+
+
+@receiver(order_lost, dispatch_uid="positions.order_lost_drift")
+def record_order_drift(
+    sender, *, account_id: int, client_order_id: str, ours: str, theirs: str, detected_at, **kw
+) -> None:
+    """An order we held open that the exchange does not know is a drift like any other:
+    one row, in the transaction that closed the order."""
+    from positions.models import Drift
+
+    logger.warning(
+        "drift on account %s: order %s status ours=%s theirs=%s",
+        account_id,
+        client_order_id,
+        ours,
+        theirs,
+    )
+    Drift.objects.create(
+        account_id=account_id,
+        kind="order",
+        subject=client_order_id,
+        field="status",
+        ours=ours,
+        theirs=theirs,
+        detected_at=detected_at,
+    )

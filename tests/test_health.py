@@ -36,7 +36,7 @@ def test_healthz_is_200_when_database_redis_worker_and_beat_answer(client, order
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ok"
-    assert set(body["checks"]) == {"database", "redis", "worker", "beat"}
+    assert set(body["checks"]) == {"database", "redis", "worker", "beat", "sync"}
     assert all(check["ok"] for check in body["checks"].values())
     assert orders_worker in body["checks"]["worker"]["workers"]
     assert body["checks"]["beat"]["last_heartbeat_age_seconds"] < 5
@@ -97,3 +97,41 @@ def test_healthz_is_503_naming_worker_when_no_worker_consumes_the_queue(
     body = response.json()
     assert response.status_code == 503
     assert body["failing"] == ["worker"]
+
+
+def sync_state(account, kind, errors):
+    from accounts.models import ExchangeSyncState
+
+    return ExchangeSyncState.objects.create(
+        account=account, kind=kind, consecutive_errors=errors, last_error="OperationFailed"
+    )
+
+
+def test_healthz_is_503_naming_the_account_and_kind_of_a_sync_that_keeps_failing(client, settings):
+    from accounts.tests.factories import ExchangeAccountFactory
+
+    settings.HEALTH_SYNC_MAX_ERRORS = 3
+    failing = ExchangeAccountFactory()
+    sync_state(failing, "trades", 3)
+    sync_state(failing, "balances", 2)  # not yet
+    sync_state(failing, "stream", 9)  # shown by the stream's own state
+    sync_state(ExchangeAccountFactory(is_active=False), "trades", 50)  # switched off
+
+    response = client.get("/healthz")
+
+    body = response.json()
+    assert response.status_code == 503
+    assert [part for part in body["failing"] if part.startswith("sync")] == [
+        f"sync:{failing.pk}:trades"
+    ]
+    assert body["checks"]["sync"]["consecutive_errors"] == {f"{failing.pk}:trades": 3}
+    assert "OperationFailed" not in response.content.decode()  # /healthz answers anyone
+
+
+def test_the_sync_check_is_ok_while_failures_stay_under_the_threshold(settings):
+    from accounts.tests.factories import ExchangeAccountFactory
+
+    settings.HEALTH_SYNC_MAX_ERRORS = 3
+    sync_state(ExchangeAccountFactory(), "orders", 2)
+
+    assert health.all_checks()["sync"]() == {"ok": True}

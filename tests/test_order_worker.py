@@ -105,3 +105,57 @@ def test_a_kill_switch_turned_on_stays_on_for_a_worker_started_afterwards(
     )
     assert "before the restart" in Order.objects.get(pk=queued.pk).status_reason
     assert sim.control("GET", f"/accounts/{account.sim_id}")["orders"] == 0
+
+
+def test_a_rate_limited_order_whose_worker_was_killed_is_sent_by_the_sweep(
+    make_sim_account, sim, start_worker, wait_for
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from orders import tasks
+
+    env = {"SIMULATOR_URL": sim.url, "ORDER_MAX_SEND_ATTEMPTS": "100"}
+    first = start_worker(**env)
+    account = make_sim_account()
+    fault = sim.control(
+        "POST",
+        "/faults",
+        {
+            "method": "POST",
+            "path": "/api/v3/order",
+            "action": "status",
+            "status": 429,
+            "count": None,
+        },
+    )
+    order, _ = services.order_submit(
+        account=account,
+        request=OrderRequest(symbol="BTC/USDT", side="buy", type="market", amount=Decimal("0.01")),
+        origin="api",
+        actor="test",
+    )
+    # Rate limited again and again: between attempts the worker holds the retry countdown.
+    wait_for(
+        lambda: Order.objects.filter(
+            pk=order.pk, status=Status.PENDING, send_attempts__gte=2
+        ).exists(),
+        timeout=30,
+        message="the worker to retry the rate-limited order",
+    )
+    first.kill()  # the countdown dies with it; the broker would return it in an hour
+    sim.control("DELETE", f"/faults/{fault['fault_id']}")
+    assert Order.objects.get(pk=order.pk).status == Status.PENDING
+
+    start_worker(**env)
+    # Its retry was due (the backoff is at most 30 s): what beat's sweep then does.
+    Order.objects.filter(pk=order.pk).update(next_step_at=timezone.now() - timedelta(seconds=1))
+    tasks.orders_reconcile_sweep.delay()
+
+    wait_for(
+        lambda: Order.objects.get(pk=order.pk).status == Status.FILLED,
+        timeout=30,
+        message="the sweep to send the order whose retry was lost",
+    )
+    assert sim.control("GET", f"/accounts/{account.sim_id}")["orders"] == 1

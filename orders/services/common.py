@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -18,6 +20,19 @@ STREAM = "stream"
 POLL = "poll"
 RECONCILE = "reconcile"
 SYSTEM = "system"
+
+
+def due_in(seconds: float, *, now: datetime | None = None) -> datetime:
+    """The ``next_step_at`` of a step due in ``seconds``: what the sweep goes by when the
+    task that was to perform it is lost (a countdown dies with its worker)."""
+    return (now or timezone.now()) + timedelta(seconds=seconds)
+
+
+def order_step_done(order: Order, *, expected_at: datetime | None) -> None:
+    """Clear ``next_step_at`` if it still is what the finished step set: a step scheduled
+    meanwhile by someone else (a retry, a new cancel request) stays."""
+    if expected_at is not None:
+        Order.objects.filter(pk=order.pk, next_step_at=expected_at).update(next_step_at=None)
 
 
 def user_actor(user) -> str:

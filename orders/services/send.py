@@ -17,7 +17,7 @@ from accounts.models import ExchangeAccount
 from common.db import one_row
 from orders import events, venue
 from orders.models import Order
-from orders.services.common import WORKER, order_transition
+from orders.services.common import WORKER, due_in, order_step_done, order_transition
 from orders.services.updates import order_apply_update
 from orders.states import Status
 
@@ -51,6 +51,10 @@ def order_send(*, order_id: int) -> SendResult:
       after the venue's receive window, never sent again blindly;
     - rejected: ``rejected`` with the venue's reason.
 
+    Every next step (a retry, a lookup) is also written as ``next_step_at``, and the claim
+    sets it to when a send with no answer counts as stuck: the sweep performs whatever a
+    lost task (a countdown gone with its worker) did not.
+
     Before anything, the send guard (settings.ORDER_SEND_GUARD: the kill switch) may
     stop it: an order queued before trading was halted is cancelled here, never sent.
     """
@@ -70,6 +74,7 @@ def order_send(*, order_id: int) -> SendResult:
             event=events.HALTED,
             reason=f"not sent: {halted}",
             closed_at=timezone.now(),
+            next_step_at=None,
         )
         return SendResult("skipped")
     if _spot_oco_leg(order):
@@ -91,14 +96,23 @@ def _claim(order: Order, now) -> bool:
     of a send task claims an order, and the count it records is exact. Call inside a
     transaction."""
     attempt = order.send_attempts + 1
+    # Should this worker die before the venue answers, the sweep asks the venue then.
+    stuck_at = due_in(settings.ORDER_SUBMITTING_TIMEOUT_SECONDS, now=now)
     claimed = Order.objects.filter(
         pk=order.pk, status=Status.PENDING, send_attempts=order.send_attempts
-    ).update(status=Status.SUBMITTING, send_attempts=attempt, submitted_at=now, updated_at=now)
+    ).update(
+        status=Status.SUBMITTING,
+        send_attempts=attempt,
+        submitted_at=now,
+        updated_at=now,
+        next_step_at=stuck_at,
+    )
     if not claimed:
         return False
     order.status = Status.SUBMITTING
     order.send_attempts = attempt
     order.submitted_at = order.updated_at = now
+    order.next_step_at = stuck_at
     events.record_status(
         order=order,
         type=events.SUBMITTING,
@@ -143,6 +157,7 @@ def _send_one(order: Order) -> SendResult:
     if not answer.get("clientOrderId"):
         answer["clientOrderId"] = order.client_order_id
     order_apply_update(account=account, update=venue.parse_order(answer), actor=WORKER)
+    order_step_done(order, expected_at=order.next_step_at)
     return SendResult("sent")
 
 
@@ -170,6 +185,7 @@ def _not_claimed(order_id: int, now) -> SendResult:
         target=Status.UNKNOWN,
         event=events.UNKNOWN,
         reason="the sending worker stopped before the venue answered",
+        next_step_at=due_in(settings.ORDER_RECONCILE_AFTER_SECONDS, now=now),
     )
     return SendResult(
         "reconcile" if moved else "skipped", delay=settings.ORDER_RECONCILE_AFTER_SECONDS
@@ -188,16 +204,19 @@ def _failed(order: Order, exc: BaseException, *, secrets: tuple[str, ...]) -> Se
                 event=events.REJECTED,
                 reason=f"not sent after {order.send_attempts} attempts: {failure}",
                 closed_at=timezone.now(),
+                next_step_at=None,
             )
             return SendResult("rejected")
+        delay = backoff_seconds(order.send_attempts)
         order_transition(
             order,
             expected=Status.SUBMITTING,
             target=Status.PENDING,
             event=events.SEND_RETRY,
             reason=f"not sent: {failure}",
+            next_step_at=due_in(delay),
         )
-        return SendResult("retry", delay=backoff_seconds(order.send_attempts))
+        return SendResult("retry", delay=delay)
     if failure.outcome is Outcome.UNKNOWN:
         order_transition(
             order,
@@ -205,6 +224,7 @@ def _failed(order: Order, exc: BaseException, *, secrets: tuple[str, ...]) -> Se
             target=Status.UNKNOWN,
             event=events.UNKNOWN,
             reason=f"outcome unknown: {failure}",
+            next_step_at=due_in(settings.ORDER_RECONCILE_AFTER_SECONDS),
         )
         return SendResult("reconcile", delay=settings.ORDER_RECONCILE_AFTER_SECONDS)
     order_transition(
@@ -214,6 +234,7 @@ def _failed(order: Order, exc: BaseException, *, secrets: tuple[str, ...]) -> Se
         event=events.REJECTED,
         reason=str(failure),
         closed_at=timezone.now(),
+        next_step_at=None,
     )
     return SendResult("rejected")
 
@@ -244,13 +265,13 @@ def _send_oco(order: Order, now) -> SendResult:
     if take is None or take.status not in (Status.PENDING, Status.SUBMITTING, Status.UNKNOWN):
         return _send_alone(order, now)
     if take.status != Status.PENDING:
-        return SendResult("retry", delay=settings.ORDER_RECONCILE_AFTER_SECONDS)
+        return _wait_for_take_profit(order, now)
     with transaction.atomic():
         if not _claim(order, now):
             return _not_claimed(order.pk, now)
         if not _claim(take, now):
             transaction.set_rollback(True)  # the stop-loss stays pending: try again
-            return SendResult("retry", delay=settings.ORDER_RECONCILE_AFTER_SECONDS)
+            return _wait_for_take_profit(order, now)
     account = order.account
     client = gateway.get_client(account, priority="orders")
     market = _market(client, account, order.symbol)
@@ -272,4 +293,15 @@ def _send_oco(order: Order, now) -> SendResult:
     for report in answer.get("orderReports") or []:
         parsed = client.parse_order(report, market)
         order_apply_update(account=account, update=venue.parse_order(parsed), actor=WORKER)
+    order_step_done(order, expected_at=order.next_step_at)
+    order_step_done(take, expected_at=take.next_step_at)
     return SendResult("sent")
+
+
+def _wait_for_take_profit(order: Order, now) -> SendResult:
+    """The stop-loss stays pending until its take-profit's fate is known: try again later."""
+    delay = settings.ORDER_RECONCILE_AFTER_SECONDS
+    Order.objects.filter(pk=order.pk, status=Status.PENDING).update(
+        next_step_at=due_in(delay, now=now)
+    )
+    return SendResult("retry", delay=delay)

@@ -148,11 +148,12 @@ def test_a_worker_that_died_mid_send_is_reconciled_not_resent(make_sim_account, 
     # Simulate the crash: the order is left as the dead worker left it, `submitting`.
     type(order).objects.filter(pk=order.pk).update(status=Status.SUBMITTING)
     settings.ORDER_SUBMITTING_TIMEOUT_SECONDS = 0
+    settings.ORDER_RECONCILE_AFTER_SECONDS = 0
 
     # The redelivered task finds nothing to claim and hands the order to reconciliation.
     result = services.order_send(order_id=order.pk)
     assert result.outcome == "reconcile"
-    assert order.pk in services.orders_needing_reconcile()
+    assert services.orders_due_steps() == [services.DueStep(order.pk, "reconcile")]
     reconcile(order)
 
     assert order.status == Status.FILLED

@@ -124,6 +124,8 @@ def test_any_arrival_order_of_the_same_updates_ends_in_the_same_state():
         (S.SUBMITTING, S.UNKNOWN, True),
         (S.UNKNOWN, S.PENDING, True),
         (S.OPEN, S.CANCEL_REQUESTED, True),
+        (S.CANCEL_REQUESTED, S.EXPIRED, True),
+        (S.CANCEL_REQUESTED, S.OPEN, False),
         (S.FILLED, S.CANCEL_REQUESTED, False),
         (S.OPEN, S.PENDING, False),
         (S.CANCELED, S.OPEN, False),

@@ -222,8 +222,11 @@ def every(task: str, seconds: float, *, expires: float | None = None) -> dict:
 # idempotently); the rest of the schedule is managed in the admin.
 CELERY_BEAT_SCHEDULE = {
     "common.beat_heartbeat": every("common.beat_heartbeat", 10.0, expires=30),
-    # Orders in an unknown state are asked for by client order id.
-    "orders.orders_reconcile_sweep": every("orders.orders_reconcile_sweep", 15.0),
+    # Every order whose next step is overdue (a retry or lookup whose countdown was lost
+    # with its worker, a send still queued after its grace) gets that step.
+    "orders.orders_reconcile_sweep": every(
+        "orders.orders_reconcile_sweep", env.float("ORDERS_SWEEP_SECONDS", default=5.0)
+    ),
     # REST polling of open orders and trades: what the stream missed arrives here.
     "orders.orders_poll_all": every(
         "orders.orders_poll_all", env.float("ORDERS_POLL_SECONDS", default=30.0)
@@ -293,6 +296,11 @@ MARKETS_CACHE_SECONDS = env.int("MARKETS_CACHE_SECONDS", default=3 * 3600)
 EXCHANGE_TIMEOUT_MS = env.int("EXCHANGE_TIMEOUT_MS", default=10_000)
 # /healthz: beat counts as stale when its heartbeat is older than this.
 HEALTH_BEAT_MAX_AGE_SECONDS = env.int("HEALTH_BEAT_MAX_AGE_SECONDS", default=120)
+# /healthz: checks of the domain apps, by name (common must not import them).
+HEALTH_EXTRA_CHECKS = {"sync": "accounts.health.check_syncs"}
+# /healthz fails, naming the account and kind, when an active account's trades, orders,
+# positions or balances sync failed this many times in a row; polling raises an alert.
+HEALTH_SYNC_MAX_ERRORS = env.int("HEALTH_SYNC_MAX_ERRORS", default=3)
 
 LOGGING = {
     "version": 1,
@@ -322,6 +330,17 @@ ORDER_RECONCILE_AFTER_SECONDS = env.float("ORDER_RECONCILE_AFTER_SECONDS", defau
 ORDER_RESEND_AFTER_SECONDS = env.float("ORDER_RESEND_AFTER_SECONDS", default=15.0)
 # A `submitting` order older than this lost its worker (crash, SIGKILL) mid-send.
 ORDER_SUBMITTING_TIMEOUT_SECONDS = env.float("ORDER_SUBMITTING_TIMEOUT_SECONDS", default=30.0)
+# A step handed to a task (a send just queued, a cancel, a lookup) counts as lost when
+# the order has not moved on this long after: the sweep then performs it itself. Short
+# enough to recover within seconds, long enough that a task merely waiting its turn in
+# the queue is not doubled needlessly (a doubled step is harmless: each claims its work).
+ORDER_STEP_GRACE_SECONDS = env.float("ORDER_STEP_GRACE_SECONDS", default=10.0)
+# A cancel whose outcome was unknown (5xx, timeout) is looked up, and sent again while the
+# order is still open, after this; doubled at each further unknown outcome, up to 30 s.
+ORDER_CANCEL_RETRY_SECONDS = env.float("ORDER_CANCEL_RETRY_SECONDS", default=1.0)
+# An order we believe is on the exchange that the exchange does not know is looked up
+# again for this long (a venue answering from a lagging replica), then closed as lost.
+ORDER_LOST_AFTER_SECONDS = env.float("ORDER_LOST_AFTER_SECONDS", default=60.0)
 
 # --- Exchange request budgets (accounts.ratelimit) ------------------------------------------
 # One budget per exchange account in Redis, shared by every process. Overrides of
