@@ -228,6 +228,7 @@ MERGED_FIELDS = (
     "exchange_updated_at",
     "raw",
     "closed_at",
+    "next_step_at",
     "updated_at",
 )
 
@@ -337,6 +338,7 @@ def _merge(order: Order, update: OrderUpdate, actor: str) -> None:
     order.raw = update.raw
     if order.status in TERMINAL:
         order.closed_at = now
+        order.next_step_at = None  # nothing is left to do for it
     order.updated_at = now
     _save_merged(order)
     events.record_venue_update(
