@@ -27,21 +27,14 @@ def record_order_drift(
 ) -> None:
     """An order we held open that the exchange does not know is a drift like any other:
     one row, in the transaction that closed the order."""
-    from positions.models import Drift
+    from positions.services import _drift
 
-    logger.warning(
-        "drift on account %s: order %s status ours=%s theirs=%s",
-        account_id,
-        client_order_id,
-        ours,
-        theirs,
-    )
-    Drift.objects.create(
+    _drift(
         account_id=account_id,
         kind="order",
         subject=client_order_id,
         field="status",
         ours=ours,
         theirs=theirs,
-        detected_at=detected_at,
+        at=detected_at,
     )
