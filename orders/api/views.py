@@ -106,7 +106,8 @@ class OrderViewSet(
                 IDEMPOTENCY_HEADER,
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
-                description="The same key returns the same order.",
+                description="The same key with the same body returns the same order (200); "
+                "with a different body it is a 422.",
             )
         ],
     )
@@ -125,6 +126,7 @@ class OrderViewSet(
             actor=user_actor(request.user),
             created_by=request.user,
             idempotency_key=key,
+            same_body=True,
         )
         return Response(
             represent(OrderOutput, order),

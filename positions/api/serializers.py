@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import BalanceSnapshot
-from common.api import CachedFieldsSerializer
+from common.api import CachedFieldsSerializer, StrictInput
 from orders.api.serializers import FillOutput
 from positions.models import Balance, Drift, Position
 
@@ -91,7 +91,7 @@ class PortfolioOutput(serializers.Serializer):
     pnl_today = serializers.DecimalField(**MONEY)
 
 
-class CloseAllInput(serializers.Serializer):
+class CloseAllInput(StrictInput, serializers.Serializer):
     account = serializers.IntegerField(min_value=1)
 
 
