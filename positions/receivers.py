@@ -6,7 +6,7 @@ import logging
 
 from django.dispatch import receiver
 
-from orders.signals import fills_committed
+from orders.signals import fills_committed, protection_placed, protection_refused
 
 logger = logging.getLogger(__name__)
 
@@ -19,3 +19,21 @@ def apply_fills(sender, *, account_id: int, **kwargs) -> None:
         positions_apply_fills(account_id=account_id)
     except Exception:  # the fills are committed; the beat sync applies them again later
         logger.exception("applying fills of account %s to positions failed", account_id)
+
+
+@receiver(protection_placed, dispatch_uid="positions.protection_placed")
+def mark_protected(sender, *, account_id: int, symbol: str, side: str, reason: str, **kwargs):
+    from positions.services import position_protection_placed
+
+    try:
+        position_protection_placed(account_id=account_id, symbol=symbol, side=side, reason=reason)
+    except Exception:  # the stop and target are placed; only the display lags
+        logger.exception("marking %s %s protected failed", symbol, side)
+
+
+@receiver(protection_refused, dispatch_uid="positions.protection_refused")
+def protection_lost(sender, *, account_id: int, symbol: str, side: str, reason: str, **kwargs):
+    from positions.services import position_protection_refused
+
+    # Not caught: a failure here fails the follow-up task loudly, in its log.
+    position_protection_refused(account_id=account_id, symbol=symbol, side=side, reason=reason)

@@ -23,6 +23,7 @@ from orders.api.serializers import (
     OrderOutput,
 )
 from orders.models import Fill, Order
+from orders.services.brackets import CLOSE_KEY_PREFIX
 from orders.services.common import user_actor
 from orders.states import Status
 
@@ -119,6 +120,10 @@ class OrderViewSet(
         key = request.headers.get(IDEMPOTENCY_HEADER) or None
         if key is not None and not (1 <= len(key) <= 100):
             raise serializers.ValidationError({IDEMPOTENCY_HEADER: "1 to 100 characters."})
+        if key is not None and key.startswith(CLOSE_KEY_PREFIX):
+            raise serializers.ValidationError(
+                {IDEMPOTENCY_HEADER: f"keys starting {CLOSE_KEY_PREFIX!r} are the platform's own."}
+            )
         order, created = services.order_submit(
             account=account,
             request=services.OrderRequest(**{k: v for k, v in values.items() if v is not None}),
