@@ -41,9 +41,30 @@ def sim(simulator, settings):
     gateway.forget_all_clients()
     simulator.control("POST", "/reset", {"seed": 7})
     simulator.control("POST", "/pause")
+    _forget_simulator_prices()
     yield simulator
     simulator.control("DELETE", "/faults")
     gateway.forget_all_clients()
+
+
+def _forget_simulator_prices():
+    """The cached last prices of the simulator's venues: a test that moved the market
+    would otherwise leave its prices to the next (the risk gate and the order checks
+    read them), while the simulator starts again from its own."""
+    from types import SimpleNamespace
+
+    from django.core.cache import cache
+
+    from accounts import gateway
+
+    cache.delete_many(
+        [
+            gateway.tickers_cache_key(
+                SimpleNamespace(exchange_id="binance", mode="simulator", market_type=market)
+            )
+            for market in ("spot", "swap")
+        ]
+    )
 
 
 @pytest.fixture

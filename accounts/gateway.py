@@ -221,6 +221,13 @@ def markets_cache_key(account: ExchangeAccount) -> str:
     return f"markets:{account.exchange_id}:{account.mode}:{account.market_type}"
 
 
+def tickers_cache_key(account: ExchangeAccount) -> str:
+    """Where the venue's last prices are cached by market ("BTC/USDT" -> "60000.1"): beat
+    keeps them warm (positions.selectors.prices_refresh); the risk gate and order checks
+    read them without calling the venue."""
+    return f"tickers:{markets_cache_key(account)}"
+
+
 def precision_mode_cache_key(account: ExchangeAccount) -> str:
     """Where the client's ``precisionMode`` is cached beside the markets: how to read their
     precision numbers, which only a client (and so ccxt) knows otherwise."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Mapping
 from datetime import timedelta
 from decimal import Decimal
 
@@ -28,6 +29,31 @@ def exception_handler(exc, context):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
         exc = exceptions.ValidationError(detail=detail)
     return drf_exception_handler(exc, context)
+
+
+class StrictInput:
+    """For input serializers: a field the serializer does not declare is a 400 naming
+    it, not silently dropped - a misspelt ``stop_los_price`` or an unsupported
+    ``leverage`` would otherwise place an order other than the one meant. Mix in before
+    the serializer class: ``class OrderCreateInput(StrictInput, serializers.Serializer)``.
+    Names in ``extra_known`` are let through to the serializer's own validation."""
+
+    extra_known: tuple[str, ...] = ()
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            known = set(self.fields) | set(self.extra_known)
+            unknown = sorted(str(name) for name in data if name not in known)
+            if unknown:
+                writable = (name for name, field in self.fields.items() if not field.read_only)
+                accepted = ", ".join(sorted(writable))
+                raise exceptions.ValidationError(
+                    {
+                        name: [f"Unknown field {name!r}: not accepted here (fields: {accepted})."]
+                        for name in unknown
+                    }
+                )
+        return super().to_internal_value(data)
 
 
 class IntLookupMixin:

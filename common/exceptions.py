@@ -35,6 +35,14 @@ class Conflict(ApplicationError):
     code = "conflict"
 
 
+class Unprocessable(ApplicationError):
+    """Well-formed, but cannot be done as asked (an Idempotency-Key reused with a
+    different body)."""
+
+    status_code = 422
+    code = "unprocessable"
+
+
 class ServiceUnavailable(ApplicationError):
     status_code = 503
     code = "unavailable"

@@ -49,6 +49,20 @@ class Position(TimeStamped):
     leverage = models.DecimalField(max_digits=9, decimal_places=2, null=True, blank=True)
     notional = money_field(null=True, blank=True)
 
+    class Protection(models.TextChoices):
+        NONE = "none", "None placed"
+        PROTECTED = "protected", "Stop-loss / take-profit placed"
+        UNPROTECTED = "unprotected", "Refused by the exchange: unprotected"
+
+    # Whether the platform's stop-loss / take-profit guard the position: set when a
+    # bracket places them, "unprotected" (with the exchange's reason) when the exchange
+    # refuses one, back to "none" when closing cancels them.
+    protection = models.CharField(
+        max_length=12, choices=Protection.choices, default=Protection.NONE
+    )
+    protection_reason = models.TextField(blank=True, default="")
+    protection_changed_at = models.DateTimeField(null=True, blank=True)
+
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
     last_synced_at = models.DateTimeField(null=True, blank=True)

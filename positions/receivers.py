@@ -6,7 +6,7 @@ import logging
 
 from django.dispatch import receiver
 
-from orders.signals import fills_committed, order_lost
+from orders.signals import fills_committed, order_lost, protection_placed, protection_refused
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +38,21 @@ def record_order_drift(
         theirs=theirs,
         at=detected_at,
     )
+
+
+@receiver(protection_placed, dispatch_uid="positions.protection_placed")
+def mark_protected(sender, *, account_id: int, symbol: str, side: str, reason: str, **kwargs):
+    from positions.services import position_protection_placed
+
+    try:
+        position_protection_placed(account_id=account_id, symbol=symbol, side=side, reason=reason)
+    except Exception:  # the stop and target are placed; only the display lags
+        logger.exception("marking %s %s protected failed", symbol, side)
+
+
+@receiver(protection_refused, dispatch_uid="positions.protection_refused")
+def protection_lost(sender, *, account_id: int, symbol: str, side: str, reason: str, **kwargs):
+    from positions.services import position_protection_refused
+
+    # Not caught: a failure here fails the follow-up task loudly, in its log.
+    position_protection_refused(account_id=account_id, symbol=symbol, side=side, reason=reason)

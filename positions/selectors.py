@@ -58,7 +58,7 @@ def day_start(now: datetime) -> datetime:
 
 
 def _tickers_key(account: ExchangeAccount) -> str:
-    return f"tickers:{gateway.markets_cache_key(account)}"
+    return gateway.tickers_cache_key(account)
 
 
 def prices_refresh(account: ExchangeAccount) -> dict[str, str] | None:

@@ -23,9 +23,10 @@ from accounts.models import BalanceSnapshot, ExchangeAccount
 from common.api import represent
 from common.db import columns, for_update
 from common.decimal import ZERO, normalize, to_decimal
-from common.exceptions import Conflict, ValidationFailed
+from common.exceptions import ApplicationError, Conflict, Unprocessable, ValidationFailed
 from common.time import from_ms
 from orders.models import Fill, Order
+from orders.states import TERMINAL
 from positions import pnl
 from positions.models import Balance, Drift, FillCursor, Position, RealizedPnl
 from realtime.groups import account_group
@@ -569,41 +570,91 @@ def balances_snapshot(
 
 
 def position_close(*, position: Position, actor: str, created_by=None) -> Order:
-    """Close a position with a reduce-only market order through the order service."""
+    """Close a position with a reduce-only market order through the order service, its
+    stop-loss and take-profit cancelled first.
+
+    The working protective orders of the position (orders.services.brackets
+    ``protective_orders``: stop-loss / take-profit, reduce-only, on the exit side) are
+    asked to cancel - a spot OCO list as one. On spot they hold the coins the close
+    sells: the close order waits ``pending`` until every cancel is confirmed (an unknown
+    outcome keeps it waiting, never selling coins a list still holds) and is sent by the
+    follow-up of the last one to end. On USD-M they are reduce-only, so the close goes at
+    once; they are cancelled all the same, or they would act on the next position.
+
+    Exactly once: the close order's Idempotency-Key is the position's and its attempt
+    (earlier close orders that ended, plus one), so repeated or concurrent closes - a
+    double click, panic while a ``close`` signal runs, a refused stop's policy - return
+    the one close order still working. Raises Conflict when the position is closed."""
     from orders.services import OrderRequest, order_submit
+    from orders.services.brackets import (
+        CLOSE_KEY_PREFIX,
+        protection_cancel,
+        protection_locked,
+        protective_orders,
+    )
 
     if position.status != Position.Status.OPEN or position.contracts <= 0:
         raise Conflict("The position is already closed.")
+    account = position.account
+    exit_side = "sell" if position.side == Position.Side.LONG else "buy"
+    protecting = list(
+        protective_orders(account_id=account.pk, symbol=position.symbol, side=exit_side)
+    )
+    if protecting:
+        protection_cancel(
+            account=account,
+            symbol=position.symbol,
+            side=exit_side,
+            actor=actor,
+            reason=f"closing the position ({actor})",
+        )
+        _protection_set(position, Position.Protection.NONE, "closing: stop and target cancelled")
     amount = position.contracts
     if position.source == Position.Source.FILLS:
-        # Sell what we hold by our fills, and never more than the exchange says is free.
+        # Sell what we hold by our fills, and never more than the exchange will have free
+        # once the protective orders' hold is released.
         free = (
             Balance.objects.filter(account_id=position.account_id, asset=position.base_asset)
             .values_list("free", flat=True)
             .first()
         )
         if free is not None:
-            amount = min(amount, free)
+            amount = min(amount, free + protection_locked(protecting))
     if amount <= 0:
         raise ValidationFailed(f"No free {position.base_asset} to sell on this account.")
-    order, _ = order_submit(
-        account=position.account,
-        request=OrderRequest(
-            symbol=position.symbol,
-            side="sell" if position.side == Position.Side.LONG else "buy",
-            type="market",
-            amount=amount,
-            # Spot too: it only sells what is held, so the kill switch lets it through.
-            reduce_only=True,
-        ),
-        origin=Order.Origin.DASHBOARD if created_by else Order.Origin.SYSTEM,
-        actor=actor,
-        created_by=created_by,
+    prefix = f"{CLOSE_KEY_PREFIX}{position.pk}:"
+    attempt = (
+        Order.objects.filter(
+            account=account, idempotency_key__startswith=prefix, status__in=TERMINAL
+        ).count()
+        + 1
     )
+    key = f"{prefix}{attempt}"
+    try:
+        order, _ = order_submit(
+            account=account,
+            request=OrderRequest(
+                symbol=position.symbol,
+                side=exit_side,
+                type="market",
+                amount=amount,
+                # Spot too: it only sells what is held, so the kill switch lets it through.
+                reduce_only=True,
+            ),
+            origin=Order.Origin.DASHBOARD if created_by else Order.Origin.SYSTEM,
+            actor=actor,
+            created_by=created_by,
+            idempotency_key=key,
+        )
+    except Unprocessable:
+        # A concurrent close stored its order under this key first (the amount it read
+        # may differ by a fill): that order is the close.
+        order = Order.objects.get(account=account, idempotency_key=key)
     return order
 
 
 def positions_close_all(*, account: ExchangeAccount, actor: str, created_by=None) -> list[Order]:
+    """Close every open position of ``account`` (``position_close`` each)."""
     orders = []
     for position in Position.objects.filter(account=account, status=Position.Status.OPEN):
         try:
@@ -611,6 +662,106 @@ def positions_close_all(*, account: ExchangeAccount, actor: str, created_by=None
         except (Conflict, ValidationFailed) as exc:
             logger.info("not closing %s: %s", position, exc)
     return orders
+
+
+# --- Protection -----------------------------------------------------------------------------
+
+
+def _protection_set(position: Position, protection: str, reason: str) -> bool:
+    """Record the position's protection with its reason (a conditional update: unchanged,
+    nothing is written); pushed on commit. Returns whether it changed."""
+    now = timezone.now()
+    changed = (
+        Position.objects.filter(pk=position.pk, status=Position.Status.OPEN)
+        .exclude(protection=protection, protection_reason=reason)
+        .update(
+            protection=protection,
+            protection_reason=reason,
+            protection_changed_at=now,
+            updated_at=now,
+        )
+    )
+    if changed:
+        position.protection, position.protection_reason = protection, reason
+        position.protection_changed_at = position.updated_at = now
+        _publish_position(position)
+    return bool(changed)
+
+
+def _open_position(account_id: int, symbol: str, side: str) -> Position | None:
+    return (
+        Position.objects.select_related("account")
+        .filter(account_id=account_id, symbol=symbol, side=side, status=Position.Status.OPEN)
+        .first()
+    )
+
+
+def position_protection_placed(*, account_id: int, symbol: str, side: str, reason: str) -> None:
+    """A bracket placed a stop-loss / take-profit for the open position: it is protected.
+    (A derivative position the exchange sync has not brought in yet stays as it is.)"""
+    position = _open_position(account_id, symbol, side)
+    if position is not None:
+        with transaction.atomic():
+            _protection_set(position, Position.Protection.PROTECTED, reason)
+
+
+def position_protection_refused(
+    *, account_id: int, symbol: str, side: str, reason: str
+) -> Position | None:
+    """The exchange refused a stop-loss or take-profit of the open position: mark it
+    unprotected, raise a critical ``position.unprotected`` alert, and apply the account's
+    ``on_protection_refused`` policy (alert only, or close the position at market).
+
+    Idempotent: the same refusal again changes nothing (the position already says so);
+    the alert counts repeats; the close is ``position_close``, exactly once. A refusal for
+    a position that is flat or gone (it was closed meanwhile) only logs. Derivative
+    positions come from the exchange: when ours is not there yet, it is synced first."""
+    from accounts.models import Alert
+    from accounts.services import alert_raise
+
+    position = _open_position(account_id, symbol, side)
+    if position is None:
+        account = ExchangeAccount.objects.get(pk=account_id)
+        if account.market_type != ExchangeAccount.MarketType.SPOT:
+            try:
+                positions_sync(account=account)
+            except Exception as exc:  # noqa: BLE001 - logged; the refusal is still reported
+                logger.warning("position sync for a refused stop failed: %s", exc)
+            position = _open_position(account_id, symbol, side)
+    if position is None or position.contracts <= 0:
+        logger.info("%s %s: protective order refused, no open position: %s", symbol, side, reason)
+        return None
+    account = position.account
+    close = account.on_protection_refused == ExchangeAccount.ProtectionPolicy.CLOSE
+    with transaction.atomic():
+        if not _protection_set(position, Position.Protection.UNPROTECTED, reason):
+            return position  # this refusal was handled already
+        alert_raise(
+            kind="position.unprotected",
+            account=account,
+            subject=symbol,
+            severity=Alert.Severity.CRITICAL,
+            message=(
+                f"{side} {normalize(position.contracts)} {symbol} is unprotected: {reason}. "
+                + (
+                    "Closing it at market (the account's policy)."
+                    if close
+                    else "Place a stop by hand or close it."
+                )
+            ),
+        )
+    if close:
+        try:
+            position_close(position=position, actor="system:protection-refused")
+        except ApplicationError as exc:
+            alert_raise(
+                kind="position.close_failed",
+                account=account,
+                subject=symbol,
+                severity=Alert.Severity.CRITICAL,
+                message=f"Could not close unprotected {side} {symbol}: {exc.message}",
+            )
+    return position
 
 
 def account_sync(*, account: ExchangeAccount) -> None:

@@ -22,7 +22,7 @@ from accounts import gateway
 from accounts.models import AccountGroupMember, ExchangeAccount
 from common.api import represent
 from common.db import one_row
-from common.exceptions import ApplicationError, PermissionDenied, ValidationFailed
+from common.exceptions import ApplicationError, PermissionDenied, Unprocessable, ValidationFailed
 from orders.models import Order
 from orders.services import OrderRequest, order_submit
 from orders.services.submit import OrderRefused
@@ -114,18 +114,22 @@ def _check_symbol(account: ExchangeAccount | None, group, symbol: str) -> None:
         ) from exc
 
 
-def signal_ingest(*, source: SignalSource, external_id: str, data: dict) -> tuple[Signal, bool]:
+def signal_ingest(
+    *, source: SignalSource, external_id: str, data: dict, same_body: bool = False
+) -> tuple[Signal, bool]:
     """Validate and store one signal; queue its processing on commit.
 
     Idempotent by (source, external id): the same alert twice is one signal (created
-    False, nothing queued again). A signal weaker than the source's ``min_confidence`` is
-    stored as ``ignored`` and never processed.
+    False, nothing queued again). With ``same_body`` (the API's Idempotency-Key), an
+    external id reused with a different body is ``Unprocessable`` instead. A signal
+    weaker than the source's ``min_confidence`` is stored as ``ignored`` and never
+    processed.
     """
     if not source.enabled:
         raise PermissionDenied(f"Signal source {source.name!r} is disabled.")
     existing = one_row(Signal, "source_id = %s AND external_id = %s", [source.pk, external_id])
     if existing is not None:
-        return existing, False
+        return _signal_replay(existing, source, data, same_body=same_body), False
     account, group = _target_account(source, data.get("account"), data.get("group"))
     _check_symbol(account, group, data["symbol"])
     strength = data.get("strength")
@@ -158,8 +162,56 @@ def signal_ingest(*, source: SignalSource, external_id: str, data: dict) -> tupl
             _publish_signal(signal)
     except IntegrityError:
         # The same alert, delivered twice at once: the first one stored it.
-        return Signal.objects.get(source=source, external_id=external_id), False
+        existing = Signal.objects.get(source=source, external_id=external_id)
+        return _signal_replay(existing, source, data, same_body=same_body), False
     return signal, True
+
+
+def _signal_replay(signal: Signal, source: SignalSource, data: dict, *, same_body: bool) -> Signal:
+    """The stored signal for a repeated external id; with ``same_body``, Unprocessable
+    when the repeat asks for something else (fields compared as stored)."""
+    if not same_body:
+        return signal
+    try:
+        account, group = _target_account(source, data.get("account"), data.get("group"))
+    except ValidationFailed:
+        account = group = None
+    asked = {
+        "account": account.pk if account else None,
+        "group": group.pk if group else None,
+        "symbol": data.get("symbol"),
+        "action": data.get("action"),
+        "strength": data.get("strength"),
+        "entry_price": data.get("entry_price"),
+        "stop_loss": data.get("stop_loss"),
+        "stop_loss_pct": data.get("stop_loss_pct"),
+        "take_profit": data.get("take_profit"),
+        "take_profit_pct": data.get("take_profit_pct"),
+        "size": data.get("size"),
+    }
+    stored = {
+        "account": signal.account_id,
+        "group": signal.account_group_id,
+        "symbol": signal.symbol,
+        "action": signal.action,
+        "strength": signal.strength,
+        "entry_price": signal.entry_price,
+        "stop_loss": signal.stop_loss,
+        "stop_loss_pct": signal.stop_loss_pct,
+        "take_profit": signal.take_profit,
+        "take_profit_pct": signal.take_profit_pct,
+        "size": signal.size_hint,
+    }
+    differ = [name for name in stored if stored[name] != asked[name]]
+    if differ:
+        raise Unprocessable(
+            f"Idempotency-Key {signal.external_id!r} was already used for signal {signal.pk} "
+            f"({signal.action} {signal.symbol}) with a different body ({', '.join(differ)} "
+            "differ). Send the same body to get that signal again, or use a new key for a "
+            "new signal.",
+            extra={"idempotency_key": signal.external_id, "differs": differ},
+        )
+    return signal
 
 
 def _publish_signal(signal: Signal) -> None:

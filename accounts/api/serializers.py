@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import Alert, ExchangeAccount, ExchangeSyncState
+from common.api import StrictInput
 
 
 class SyncStateOutput(serializers.ModelSerializer):
@@ -48,7 +49,7 @@ class AccountOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class _Credentials(serializers.Serializer):
+class _Credentials(StrictInput, serializers.Serializer):
     api_key = serializers.CharField(
         write_only=True, required=False, allow_blank=True, max_length=256, trim_whitespace=True
     )
@@ -78,6 +79,7 @@ class AccountUpdateInput(_Credentials):
     is_active = serializers.BooleanField(required=False)
 
     IMMUTABLE = ("exchange_id", "mode", "market_type")
+    extra_known = IMMUTABLE  # refused by validate(), with the reason
 
     def validate(self, attrs):
         fixed = sorted(set(self.initial_data) & set(self.IMMUTABLE))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from common.api import CachedFieldsSerializer
+from common.api import CachedFieldsSerializer, StrictInput
 from orders.models import Fill, Order, OrderEvent
 
 MONEY = {"max_digits": 38, "decimal_places": 18}
@@ -105,7 +105,7 @@ class OrderDetailOutput(OrderOutput):
         read_only_fields = fields
 
 
-class OrderCreateInput(serializers.Serializer):
+class OrderCreateInput(StrictInput, serializers.Serializer):
     account = serializers.IntegerField(min_value=1)
     symbol = serializers.CharField(max_length=40)
     side = serializers.ChoiceField(choices=Order.Side.choices)
@@ -126,7 +126,7 @@ class OrderCreateInput(serializers.Serializer):
     )
 
 
-class CancelAllInput(serializers.Serializer):
+class CancelAllInput(StrictInput, serializers.Serializer):
     account = serializers.IntegerField(min_value=1)
     symbol = serializers.CharField(max_length=40, required=False)
 
@@ -135,6 +135,6 @@ class CancelAllOutput(serializers.Serializer):
     canceled = serializers.IntegerField()
 
 
-class AmendInput(serializers.Serializer):
+class AmendInput(StrictInput, serializers.Serializer):
     amount = serializers.DecimalField(**MONEY, min_value=0, required=False)
     price = serializers.DecimalField(**MONEY, min_value=0, required=False)

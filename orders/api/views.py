@@ -23,6 +23,7 @@ from orders.api.serializers import (
     OrderOutput,
 )
 from orders.models import Fill, Order
+from orders.services.brackets import CLOSE_KEY_PREFIX
 from orders.services.common import user_actor
 from orders.states import Status
 
@@ -106,7 +107,8 @@ class OrderViewSet(
                 IDEMPOTENCY_HEADER,
                 OpenApiTypes.STR,
                 OpenApiParameter.HEADER,
-                description="The same key returns the same order.",
+                description="The same key with the same body returns the same order (200); "
+                "with a different body it is a 422.",
             )
         ],
     )
@@ -118,6 +120,10 @@ class OrderViewSet(
         key = request.headers.get(IDEMPOTENCY_HEADER) or None
         if key is not None and not (1 <= len(key) <= 100):
             raise serializers.ValidationError({IDEMPOTENCY_HEADER: "1 to 100 characters."})
+        if key is not None and key.startswith(CLOSE_KEY_PREFIX):
+            raise serializers.ValidationError(
+                {IDEMPOTENCY_HEADER: f"keys starting {CLOSE_KEY_PREFIX!r} are the platform's own."}
+            )
         order, created = services.order_submit(
             account=account,
             request=services.OrderRequest(**{k: v for k, v in values.items() if v is not None}),
@@ -125,6 +131,7 @@ class OrderViewSet(
             actor=user_actor(request.user),
             created_by=request.user,
             idempotency_key=key,
+            same_body=True,
         )
         return Response(
             represent(OrderOutput, order),

@@ -15,8 +15,9 @@ from accounts import gateway
 from accounts.errors import Outcome, classify
 from accounts.models import ExchangeAccount
 from common.db import one_row
-from orders import events, venue
+from orders import events, tasks, venue
 from orders.models import Order
+from orders.services.brackets import CHILD_ROLES, RECHECK_SECONDS, close_waits
 from orders.services.common import WORKER, due_in, order_step_done, order_transition
 from orders.services.updates import order_apply_update
 from orders.states import Status
@@ -66,6 +67,14 @@ def order_send(*, order_id: int) -> SendResult:
     now = timezone.now()
     if order.status != Status.PENDING:
         return _not_claimed(order_id, now)
+    if order.idempotency_key and close_waits(order=order):
+        # A spot close whose position's stop and target are still being cancelled: they
+        # hold the coins it sells. Looked at again shortly (and sent by the follow-up of
+        # the last of them to end); the sweep looks too, should the countdown be lost.
+        Order.objects.filter(pk=order.pk, status=Status.PENDING).update(
+            next_step_at=due_in(RECHECK_SECONDS, now=now)
+        )
+        return SendResult("retry", delay=RECHECK_SECONDS)
     if halted := _halted(order):
         order_transition(
             order,
@@ -197,15 +206,7 @@ def _failed(order: Order, exc: BaseException, *, secrets: tuple[str, ...]) -> Se
     logger.info("order %s send failed: %s", order.client_order_id, failure)
     if failure.outcome is Outcome.NOT_SENT:
         if order.send_attempts >= settings.ORDER_MAX_SEND_ATTEMPTS:
-            order_transition(
-                order,
-                expected=Status.SUBMITTING,
-                target=Status.REJECTED,
-                event=events.REJECTED,
-                reason=f"not sent after {order.send_attempts} attempts: {failure}",
-                closed_at=timezone.now(),
-                next_step_at=None,
-            )
+            _reject(order, f"not sent after {order.send_attempts} attempts: {failure}")
             return SendResult("rejected")
         delay = backoff_seconds(order.send_attempts)
         order_transition(
@@ -227,16 +228,24 @@ def _failed(order: Order, exc: BaseException, *, secrets: tuple[str, ...]) -> Se
             next_step_at=due_in(settings.ORDER_RECONCILE_AFTER_SECONDS),
         )
         return SendResult("reconcile", delay=settings.ORDER_RECONCILE_AFTER_SECONDS)
-    order_transition(
+    _reject(order, str(failure))
+    return SendResult("rejected")
+
+
+def _reject(order: Order, reason: str) -> None:
+    moved = order_transition(
         order,
         expected=Status.SUBMITTING,
         target=Status.REJECTED,
         event=events.REJECTED,
-        reason=str(failure),
+        reason=reason,
         closed_at=timezone.now(),
         next_step_at=None,
     )
-    return SendResult("rejected")
+    if moved and order.role in CHILD_ROLES:
+        # A stop-loss or take-profit the exchange refused leaves its position unprotected:
+        # its follow-up says so (a venue update that rejects one queues it the same way).
+        tasks.order_followups.delay_on_commit(order.pk)
 
 
 # --- Spot one-cancels-the-other lists ---------------------------------------------------------

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils.module_loading import import_string
 
@@ -14,9 +15,16 @@ from accounts import gateway
 from accounts.models import ExchangeAccount
 from accounts.precision import MarketRules
 from common.db import one_row
-from common.exceptions import Conflict, PermissionDenied, ServiceUnavailable, ValidationFailed
+from common.decimal import to_decimal
+from common.exceptions import (
+    ApplicationError,
+    PermissionDenied,
+    ServiceUnavailable,
+    Unprocessable,
+    ValidationFailed,
+)
 from orders import events, tasks, venue
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from orders.services.common import publish_order
 from orders.states import Status
 
@@ -92,31 +100,78 @@ def _check_shape(req: OrderRequest) -> None:
             raise _invalid(
                 "stop_loss_price and take_profit_price must be above zero.", "stop_loss_price"
             )
-        _check_bracket_sides(req)
 
 
-def _check_bracket_sides(req: OrderRequest) -> None:
-    reference = req.price
-    if reference is None:
-        return  # a market entry: the fill price decides; the venue rejects a crossed stop
-    if req.side == "buy":
-        if req.stop_loss_price is not None and req.stop_loss_price >= reference:
+def _check_protective_sides(order: Order, reference: Decimal, what: str) -> None:
+    """A buy entry needs stop_loss_price < reference < take_profit_price, a sell entry
+    the reverse. On the wrong side the entry fills and the exchange then refuses its
+    stop or target (it would trigger at once), leaving the position unprotected."""
+    buy = order.side == "buy"
+    rule = (
+        f"a buy entry needs stop_loss_price < {what} < take_profit_price"
+        if buy
+        else f"a sell entry needs take_profit_price < {what} < stop_loss_price"
+    )
+    stop, take = order.stop_loss_price, order.take_profit_price
+    if stop is not None and (stop >= reference if buy else stop <= reference):
+        raise _invalid(
+            f"stop_loss_price {stop} must be {'below' if buy else 'above'} {reference} "
+            f"({what}): {rule}.",
+            "stop_loss_price",
+        )
+    if take is not None and (take <= reference if buy else take >= reference):
+        raise _invalid(
+            f"take_profit_price {take} must be {'above' if buy else 'below'} {reference} "
+            f"({what}): {rule}.",
+            "take_profit_price",
+        )
+
+
+def _check_trigger(order: Order, last: Decimal) -> None:
+    """A stop or take-profit order whose trigger the last price has already reached
+    would fire at once (Binance refuses it: "would immediately trigger"). Stops fire
+    when the price moves against the side being protected, take-profits in its favour."""
+    fires_at_or_above = (order.side == "buy") == order.type.startswith("stop")
+    if fires_at_or_above and order.stop_price <= last:
+        raise _invalid(
+            f"A {order.side} {order.type} order's stop_price {order.stop_price} must be above "
+            f"the last price {last}: at or below it, it would trigger at once.",
+            "stop_price",
+        )
+    if not fires_at_or_above and order.stop_price >= last:
+        raise _invalid(
+            f"A {order.side} {order.type} order's stop_price {order.stop_price} must be below "
+            f"the last price {last}: at or above it, it would trigger at once.",
+            "stop_price",
+        )
+
+
+def last_price(account: ExchangeAccount, symbol: str) -> Decimal | None:
+    """The venue's last price for ``symbol`` from the shared tickers cache - the one the
+    risk gate reads (which fills it when cold) - or None; never calls the venue."""
+    prices = cache.get(gateway.tickers_cache_key(account)) or {}
+    # The cache is by market: BTC/USDT:USDT and BTC/USDT share a key.
+    return to_decimal(prices.get(symbol.split(":")[0]))
+
+
+def _check_at_market(order: Order, account: ExchangeAccount) -> None:
+    """Checks against the last price: a market bracket entry's stop and target, and a
+    conditional order that would trigger at once."""
+    brackets = order.stop_loss_price is not None or order.take_profit_price is not None
+    if order.type == "market" and brackets:
+        last = last_price(account, order.symbol)
+        if last is None:
             raise _invalid(
-                "A long entry's stop_loss_price must be below its price.", "stop_loss_price"
+                f"No last price is known for {order.symbol}, so stop_loss_price and "
+                "take_profit_price cannot be checked against the entry: send a limit entry "
+                "(its price is the reference) or try again shortly.",
+                "stop_loss_price" if order.stop_loss_price is not None else "take_profit_price",
             )
-        if req.take_profit_price is not None and req.take_profit_price <= reference:
-            raise _invalid(
-                "A long entry's take_profit_price must be above its price.", "take_profit_price"
-            )
-    else:
-        if req.stop_loss_price is not None and req.stop_loss_price <= reference:
-            raise _invalid(
-                "A short entry's stop_loss_price must be above its price.", "stop_loss_price"
-            )
-        if req.take_profit_price is not None and req.take_profit_price >= reference:
-            raise _invalid(
-                "A short entry's take_profit_price must be below its price.", "take_profit_price"
-            )
+        _check_protective_sides(order, last, f"the last price of {order.symbol}")
+    elif order.type in STOP_TYPES:
+        last = last_price(account, order.symbol)
+        if last is not None:  # unknown: the venue decides, and refuses with a reason
+            _check_trigger(order, last)
 
 
 def _round(req: OrderRequest, rules: MarketRules) -> OrderRequest:
@@ -227,6 +282,9 @@ def order_prepare(
     if order.stop_loss_price is not None or order.take_profit_price is not None:
         order.group_kind = Order.GroupKind.BRACKET
         order.role = Order.Role.ENTRY
+        if order.price is not None:
+            # Rounded first: prices that differ only past the tick are equal on the venue.
+            _check_protective_sides(order, order.price, "its limit price")
     return order
 
 
@@ -252,14 +310,18 @@ def order_submit(
     created_by=None,
     idempotency_key: str | None = None,
     context: dict | None = None,
+    same_body: bool = False,
 ) -> tuple[Order, bool]:
     """Validate, round, pass the pre-trade gate and store an order as ``pending``; send it
     when the commit lands.
 
     Returns (order, created). With an ``idempotency_key``, the same key on the same
-    account returns the order it created the first time (created=False), and a key
-    reused for a different order is a Conflict. The uniqueness lives in the database,
-    so two concurrent requests with one key create one order.
+    account returns the order it created the first time (created=False); a key reused
+    for another symbol, side or type is ``Unprocessable``, and with ``same_body`` (a
+    client's Idempotency-Key) so is any other difference from the first request - its
+    amount, prices, flags, as rounded. Callers that recompute a request on a retry (a
+    signal sized at today's price) leave ``same_body`` off. The uniqueness lives in the
+    database, so two concurrent requests with one key create one order.
 
     The gate (settings.ORDER_GATE: the risk app's) decides in the same transaction that
     stores the order, under the account's lock; a refusal is recorded and raised as
@@ -272,7 +334,7 @@ def order_submit(
             Order, "account_id = %s AND idempotency_key = %s", [account.pk, idempotency_key]
         )
         if existing is not None:
-            return _replay(existing, request)
+            return _replay(existing, request, account=account, same_body=same_body)
     order = order_prepare(
         account=account,
         request=request,
@@ -282,6 +344,8 @@ def order_submit(
     )
     gate = order_gate()
     prepared = gate.prepare(account=account, order=order) if gate else None
+    # After the gate's preparation, which fills a cold prices cache.
+    _check_at_market(order, account)
     refusal = ""
     try:
         with transaction.atomic(durable=True):
@@ -302,7 +366,7 @@ def order_submit(
         if idempotency_key:
             # A concurrent request with the same key won the insert: return its order.
             existing = Order.objects.get(account=account, idempotency_key=idempotency_key)
-            return _replay(existing, request)
+            return _replay(existing, request, account=account, same_body=same_body)
         raise
     if refusal:
         raise OrderRefused(refusal, record=verdict)
@@ -328,10 +392,57 @@ def order_gate():
     return import_string(path)() if path else None
 
 
-def _replay(order: Order, request: OrderRequest) -> tuple[Order, bool]:
-    if order.symbol != request.symbol or order.side != request.side or order.type != request.type:
-        raise Conflict(
-            "This Idempotency-Key was already used for a different order "
-            f"({order.side} {order.symbol} {order.type}); use a new key for a new order."
+def _replay(
+    order: Order, request: OrderRequest, *, account: ExchangeAccount, same_body: bool
+) -> tuple[Order, bool]:
+    fields = ("symbol", "side", "type")
+    differ = [name for name in fields if getattr(order, name) != getattr(request, name)]
+    if not differ and same_body:
+        differ = _body_differences(order, request, account)
+    if differ:
+        raise Unprocessable(
+            f"Idempotency-Key {order.idempotency_key!r} was already used for order "
+            f"{order.pk} ({order.side} {order.amount} {order.symbol} {order.type}) with a "
+            f"different body ({', '.join(differ)} differ). Send the same body to get that "
+            "order again, or use a new key for a new order.",
+            extra={"idempotency_key": order.idempotency_key, "differs": differ},
         )
     return order, False
+
+
+def _body_differences(order: Order, request: OrderRequest, account: ExchangeAccount) -> list:
+    """The request fields that differ from those the order was created with, compared
+    as stored: rounded to the market, time in force defaulted. Amount and price are the
+    first request's (its ``order.created`` event): an amendment changes them in place."""
+    try:
+        _check_shape(request)
+        asked = _round(request, market_rules_for(account, request.symbol))
+    except ApplicationError:
+        asked = request  # not even valid: it differs, compared as given
+    created = (
+        OrderEvent.objects.filter(order=order, type=events.CREATED)
+        .values_list("new_remaining", "new_price")
+        .first()
+    )
+    amount, price = created if created is not None else (order.amount, order.price)
+    stored = {
+        "amount": amount,
+        "price": price,
+        "stop_price": order.stop_price,
+        "time_in_force": order.time_in_force,
+        "reduce_only": order.reduce_only,
+        "post_only": order.post_only,
+        "stop_loss_price": order.stop_loss_price,
+        "take_profit_price": order.take_profit_price,
+    }
+    wanted = {
+        "amount": asked.amount,
+        "price": asked.price,
+        "stop_price": asked.stop_price,
+        "time_in_force": asked.time_in_force or ("GTC" if asked.type in LIMIT_TYPES else ""),
+        "reduce_only": asked.reduce_only,
+        "post_only": asked.post_only,
+        "stop_loss_price": asked.stop_loss_price,
+        "take_profit_price": asked.take_profit_price,
+    }
+    return [name for name in stored if stored[name] != wanted[name]]

@@ -60,7 +60,7 @@ def test_the_same_idempotency_key_returns_the_same_order(trader):
     assert Order.objects.count() == 1
 
 
-def test_an_idempotency_key_reused_for_another_order_is_a_conflict(trader):
+def test_an_idempotency_key_reused_for_another_order_is_unprocessable(trader):
     headers = {"HTTP_IDEMPOTENCY_KEY": "key-2"}
     trader.post("/api/orders/", order_payload(trader.account), format="json", **headers)
 
@@ -68,9 +68,178 @@ def test_an_idempotency_key_reused_for_another_order_is_a_conflict(trader):
         "/api/orders/", order_payload(trader.account, side="sell"), format="json", **headers
     )
 
-    assert response.status_code == 409
-    assert "Idempotency-Key" in response.json()["detail"]
+    assert response.status_code == 422
+    assert "Idempotency-Key 'key-2'" in response.json()["detail"]
     assert Order.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "differs"),
+    [
+        ({"amount": "0.02"}, ["amount"]),
+        ({"price": "58000"}, ["price"]),
+        ({"time_in_force": "IOC"}, ["time_in_force"]),
+        ({"stop_loss_price": "57000"}, ["stop_loss_price"]),
+        ({"reduce_only": True, "post_only": True}, ["reduce_only", "post_only"]),
+    ],
+)
+def test_an_idempotency_key_reused_with_a_different_body_is_422_naming_the_key(
+    trader, overrides, differs
+):
+    headers = {"HTTP_IDEMPOTENCY_KEY": "key-3"}
+    first = trader.post("/api/orders/", order_payload(trader.account), format="json", **headers)
+
+    response = trader.post(
+        "/api/orders/", order_payload(trader.account, **overrides), format="json", **headers
+    )
+
+    assert first.status_code == 201
+    assert response.status_code == 422, response.content
+    body = response.json()
+    assert "Idempotency-Key 'key-3'" in body["detail"]
+    assert "different body" in body["detail"]
+    assert (body["idempotency_key"], body["differs"]) == ("key-3", differs)
+    assert Order.objects.count() == 1
+
+
+def test_the_same_body_written_differently_is_the_same_order(trader):
+    headers = {"HTTP_IDEMPOTENCY_KEY": "key-4"}
+    first = trader.post("/api/orders/", order_payload(trader.account), format="json", **headers)
+
+    again = trader.post(
+        "/api/orders/",
+        # The same values as rounded and defaulted: 59000 to the tick, GTC by default.
+        order_payload(trader.account, amount="0.0100", price="59000.000", time_in_force="GTC"),
+        format="json",
+        **headers,
+    )
+
+    assert again.status_code == 200, again.content
+    assert again.json()["id"] == first.json()["id"]
+
+
+def test_unknown_fields_are_400_naming_them_and_write_nothing(trader):
+    response = trader.post(
+        "/api/orders/",
+        order_payload(trader.account, leverage="20", stop_los_price="58000"),
+        format="json",
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert sorted(body) == ["leverage", "stop_los_price"]
+    assert "Unknown field 'leverage'" in body["leverage"][0]
+    assert Order.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "payload"),
+    [
+        ("/api/orders/cancel-all/", {"symbol": "BTC/USDT", "everything": True}),
+        ("/api/positions/close-all/", {"force": True}),
+        ("/api/risk/kill-switch/", {"on": True, "panik": True}),
+    ],
+)
+def test_every_write_endpoint_refuses_unknown_fields(trader, path, payload):
+    response = trader.post(path, {"account": trader.account.pk, **payload}, format="json")
+
+    assert response.status_code == 400, response.content
+    unknown = set(payload) - {"symbol", "on"}
+    assert set(response.json()) == unknown
+
+
+def prime_last_price(account, price):
+    from django.core.cache import cache
+
+    from accounts import gateway
+
+    cache.set(gateway.tickers_cache_key(account), {"BTC/USDT": price}, 60)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "text"),
+    [
+        # A buy: stop_loss_price < 60000 (the last price) < take_profit_price.
+        ({"side": "buy", "stop_loss_price": "61000"}, "stop_loss_price", "must be below 60000"),
+        ({"side": "buy", "take_profit_price": "59000"}, "take_profit_price", "must be above"),
+        ({"side": "sell", "stop_loss_price": "59000"}, "stop_loss_price", "must be above"),
+        ({"side": "sell", "take_profit_price": "61000"}, "take_profit_price", "must be below"),
+    ],
+)
+def test_a_market_entrys_stop_or_target_on_the_wrong_side_of_the_last_price_is_400(
+    trader, overrides, field, text
+):
+    prime_last_price(trader.account, "60000")
+
+    response = trader.post(
+        "/api/orders/",
+        order_payload(trader.account, type="market", price=None, **overrides),
+        format="json",
+    )
+
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["field"] == field
+    assert text in body["detail"]
+    assert "the last price of BTC/USDT" in body["detail"]
+    assert Order.objects.count() == 0
+
+
+def test_a_market_bracket_with_no_known_price_is_400_saying_so(trader, monkeypatch):
+    from risk.services import RiskGate
+
+    monkeypatch.setattr(RiskGate, "prepare", lambda self, **kw: {"prices": {}, "now": None})
+    response = trader.post(
+        "/api/orders/",
+        order_payload(trader.account, type="market", price=None, stop_loss_price="59000"),
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert "No last price is known for BTC/USDT" in response.json()["detail"]
+    assert Order.objects.count() == 0
+
+
+def test_a_market_bracket_on_the_right_sides_is_accepted(trader):
+    prime_last_price(trader.account, "60000")
+
+    response = trader.post(
+        "/api/orders/",
+        order_payload(
+            trader.account,
+            type="market",
+            price=None,
+            stop_loss_price="59000",
+            take_profit_price="61000",
+        ),
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+
+
+@pytest.mark.parametrize(
+    ("side", "type", "stop_price"),
+    [
+        ("sell", "stop_market", "60000"),  # a sell stop fires at or below its trigger
+        ("buy", "stop_market", "59000"),
+        ("sell", "take_profit_market", "59000"),  # a sell take-profit fires at or above
+        ("buy", "take_profit_market", "61000"),
+    ],
+)
+def test_a_stop_order_that_would_trigger_at_once_is_400(trader, side, type, stop_price):
+    prime_last_price(trader.account, "60000")
+
+    response = trader.post(
+        "/api/orders/",
+        order_payload(trader.account, side=side, type=type, price=None, stop_price=stop_price),
+        format="json",
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["field"] == "stop_price"
+    assert "would trigger at once" in response.json()["detail"]
+    assert Order.objects.count() == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -127,6 +296,8 @@ def test_two_concurrent_posts_with_one_key_create_one_order(make_sim_account, mo
         ({"post_only": True, "type": "market", "price": None}, 400, "post_only"),
         ({"time_in_force": "GTD"}, 400, "time_in_force"),
         ({"stop_loss_price": "59500"}, 400, "stop_loss_price"),
+        # Equal once rounded to the tick (0.01): the stop would trigger at the entry.
+        ({"stop_loss_price": "59000.004"}, 400, "must be below 59000"),
         ({"account": 999999}, 404, "No account"),
         ({"account": "x"}, 400, "account"),
     ],

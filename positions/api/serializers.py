@@ -3,7 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from accounts.models import BalanceSnapshot
-from common.api import CachedFieldsSerializer
+from common.api import CachedFieldsSerializer, StrictInput
 from orders.api.serializers import FillOutput
 from positions.models import Balance, Drift, Position
 
@@ -32,6 +32,9 @@ class PositionOutput(CachedFieldsSerializer):
             "margin",
             "leverage",
             "notional",
+            "protection",
+            "protection_reason",
+            "protection_changed_at",
             "opened_at",
             "closed_at",
             "last_synced_at",
@@ -91,7 +94,7 @@ class PortfolioOutput(serializers.Serializer):
     pnl_today = serializers.DecimalField(**MONEY)
 
 
-class CloseAllInput(serializers.Serializer):
+class CloseAllInput(StrictInput, serializers.Serializer):
     account = serializers.IntegerField(min_value=1)
 
 

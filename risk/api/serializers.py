@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from common.api import StrictInput
 from risk.models import RiskDecision, RiskEvent, RiskLimit, RiskState
 
 
-class RiskLimitSerializer(serializers.ModelSerializer):
+class RiskLimitSerializer(StrictInput, serializers.ModelSerializer):
     class Meta:
         model = RiskLimit
         fields = [
@@ -95,7 +96,7 @@ class RiskEventOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class KillSwitchInput(serializers.Serializer):
+class KillSwitchInput(StrictInput, serializers.Serializer):
     account = serializers.IntegerField(
         min_value=1, required=False, help_text="Omit for the global switch (staff only)."
     )
@@ -106,6 +107,6 @@ class KillSwitchInput(serializers.Serializer):
     )
 
 
-class BreakerResetInput(serializers.Serializer):
+class BreakerResetInput(StrictInput, serializers.Serializer):
     account = serializers.IntegerField(min_value=1)
     reason = serializers.CharField(max_length=500)

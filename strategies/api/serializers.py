@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from common.api import CachedFieldsSerializer
+from common.api import CachedFieldsSerializer, StrictInput
 from orders.api.serializers import OrderOutput
 from strategies.models import Signal, Strategy
 
@@ -10,7 +10,7 @@ MONEY = {"max_digits": 38, "decimal_places": 18}
 PCT = {"max_digits": 9, "decimal_places": 6, "min_value": 0, "max_value": 1}
 
 
-class SignalInput(serializers.Serializer):
+class SignalInput(StrictInput, serializers.Serializer):
     account = serializers.IntegerField(min_value=1, required=False)
     group = serializers.IntegerField(min_value=1, required=False)
     symbol = serializers.CharField(max_length=40)

@@ -41,6 +41,7 @@ class SignalViewSet(
             source=services.api_source(user=request.user),
             external_id=external_id[:100],
             data=data.validated_data,
+            same_body=True,
         )
         return Response(
             SignalOutput(signal).data,

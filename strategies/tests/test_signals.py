@@ -187,31 +187,17 @@ def test_signals_through_the_api_with_stop_loss_and_take_profit_percent(account)
     client = APIClient()
     client.force_authenticate(account.owner)
 
-    response = client.post(
-        "/api/signals/",
-        {
-            "account": account.pk,
-            "symbol": "BTC/USDT",
-            "action": "long",
-            "size": "600",
-            "entry_price": "59000",
-            "stop_loss_pct": "0.02",
-            "take_profit_pct": "0.05",
-        },
-        format="json",
-        HTTP_IDEMPOTENCY_KEY="sig-1",
-    )
-    again = client.post(
-        "/api/signals/",
-        {
-            "account": account.pk,
-            "symbol": "BTC/USDT",
-            "action": "long",
-            "size": "600",
-        },
-        format="json",
-        HTTP_IDEMPOTENCY_KEY="sig-1",
-    )
+    body = {
+        "account": account.pk,
+        "symbol": "BTC/USDT",
+        "action": "long",
+        "size": "600",
+        "entry_price": "59000",
+        "stop_loss_pct": "0.02",
+        "take_profit_pct": "0.05",
+    }
+    response = client.post("/api/signals/", body, format="json", HTTP_IDEMPOTENCY_KEY="sig-1")
+    again = client.post("/api/signals/", body, format="json", HTTP_IDEMPOTENCY_KEY="sig-1")
     process_all()
 
     assert (response.status_code, again.status_code) == (201, 200)
@@ -222,6 +208,47 @@ def test_signals_through_the_api_with_stop_loss_and_take_profit_percent(account)
     detail = client.get(f"/api/signals/{response.json()['id']}/").json()
     assert detail["orders"][0]["id"] == order.pk
     assert detail["decisions"][0]["approved"] is True
+
+
+def test_a_signal_idempotency_key_reused_with_a_different_body_is_422(account):
+    client = APIClient()
+    client.force_authenticate(account.owner)
+    body = {"account": account.pk, "symbol": "BTC/USDT", "action": "long", "size": "600"}
+
+    first = client.post("/api/signals/", body, format="json", HTTP_IDEMPOTENCY_KEY="sig-2")
+    same = client.post(
+        "/api/signals/", {**body, "size": "600.00"}, format="json", HTTP_IDEMPOTENCY_KEY="sig-2"
+    )
+    other = client.post(
+        "/api/signals/",
+        {**body, "action": "short", "stop_loss_pct": "0.02"},
+        format="json",
+        HTTP_IDEMPOTENCY_KEY="sig-2",
+    )
+
+    assert (first.status_code, same.status_code) == (201, 200)
+    assert other.status_code == 422, other.content
+    assert "Idempotency-Key 'sig-2'" in other.json()["detail"]
+    assert other.json()["differs"] == ["action", "stop_loss_pct"]
+    assert Signal.objects.count() == 1
+
+
+def test_unknown_signal_and_alert_fields_are_400_naming_them(client, webhook, account):
+    api = APIClient()
+    api.force_authenticate(account.owner)
+
+    response = api.post(
+        "/api/signals/",
+        {"account": account.pk, "symbol": "BTC/USDT", "action": "long", "leverage": "20"},
+        format="json",
+    )
+    alerted = post_alert(client, webhook, alert(webhook, stop_los_pct="0.02"))
+
+    assert response.status_code == 400
+    assert list(response.json()) == ["leverage"]
+    assert alerted.status_code == 400
+    assert list(alerted.json()) == ["stop_los_pct"]
+    assert Signal.objects.count() == 0
 
 
 def test_a_group_signal_fans_out_by_weight(make_sim_account):
