@@ -220,6 +220,12 @@ def _lost(order: Order) -> ReconcileResult:
             f"({order.client_order_id}) was {old_status} here but the exchange does not "
             "know it: closed as expired. Check the position and place it again if needed.",
         )
+        if order.group_kind:
+            # A lost stop-loss or take-profit: its follow-up reports the position
+            # unprotected (and releases a spot close waiting for it), as for a refusal.
+            from orders import tasks
+
+            tasks.order_followups.delay_on_commit(order.pk)
     return ReconcileResult("closed")
 
 
