@@ -231,7 +231,11 @@ class Fill(models.Model):
                 name="fill_trade_id_unique_per_symbol",
             ),
         ]
-        indexes = [models.Index(fields=["account", "symbol", "exchange_ts"])]
+        indexes = [
+            models.Index(fields=["account", "symbol", "exchange_ts"]),
+            # Drift checks sum an account's fills between two exchange times.
+            models.Index(fields=["account", "exchange_ts"], name="fill_account_exchange_ts"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.side} {self.amount} {self.symbol} @ {self.price}"

@@ -159,3 +159,38 @@ class Drift(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject}.{self.field}: ours {self.ours}, theirs {self.theirs}"
+
+
+class AgreedFigure(models.Model):
+    """The last figure of the exchange's that our fills agreed with: a spot asset's total
+    or a derivative symbol's signed position, and the exchange time it was true at.
+
+    Drift is judged against it: the exchange's next figure must equal this one plus the
+    fills whose exchange time lies between the two. A balance or position update often
+    arrives before the fill it includes (another stream, a poll): compared with "our last
+    record plus the fills we have so far" that wrote a drift row and, once the fill came,
+    its mirror image. Here the mismatch waits instead (``mismatch_since``) and becomes a
+    drift row only when it outlasts DRIFT_CONFIRM_SECONDS - long enough for polling to
+    bring any fill the stream lost.
+    """
+
+    class Kind(models.TextChoices):
+        BALANCE = "balance", "Spot balance"
+        POSITION = "position", "Derivative position"
+
+    account = models.ForeignKey(ExchangeAccount, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    subject = models.CharField(max_length=60, help_text="Asset or symbol.")
+    amount = money_field(help_text="Signed for positions.")
+    as_of = models.DateTimeField(help_text="Exchange time the amount was true at.")
+    mismatch_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "kind", "subject"], name="one_agreed_figure_per_subject"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.account_id} {self.kind} {self.subject}: {self.amount} @ {self.as_of}"

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts import gateway
@@ -28,7 +29,7 @@ from common.time import from_ms
 from orders.models import Fill, Order
 from orders.states import TERMINAL
 from positions import pnl
-from positions.models import Balance, Drift, FillCursor, Position, RealizedPnl
+from positions.models import AgreedFigure, Balance, Drift, FillCursor, Position, RealizedPnl
 from realtime.groups import account_group
 from realtime.publish import broadcast_on_commit
 
@@ -337,29 +338,28 @@ def parse_position(payload: dict) -> ExchangePosition:
     )
 
 
-def _fills_delta(account_id: int, symbol: str, since: datetime | None) -> Decimal:
-    """Signed amount our fills moved a position by since ``since`` (our clock)."""
-    fills = Fill.objects.filter(account_id=account_id, symbol=symbol)
-    if since is not None:
-        fills = fills.filter(created_at__gt=since)
-    bought = fills.filter(side="buy").aggregate(total=Sum("amount"))["total"] or ZERO
-    sold = fills.filter(side="sell").aggregate(total=Sum("amount"))["total"] or ZERO
-    return bought - sold
-
-
 def positions_apply_exchange(
-    *, account: ExchangeAccount, payloads: list[dict], complete: bool
+    *,
+    account: ExchangeAccount,
+    payloads: list[dict],
+    complete: bool,
+    as_of: datetime | None = None,
 ) -> list[Position]:
     """Make the account's derivative positions equal to what the exchange reports.
 
     One-way mode: one position per symbol, its side the sign of the amount (a flip
     closes the long row and opens a short one). ``complete``: the payloads are every
     open position (a REST snapshot), so a symbol missing from them is flat; a stream
-    update carries only what changed. Where the exchange's signed amount differs from
-    our last record plus the fills we saw since, a Drift row records it before our
-    record is corrected. Pushes ``position.updated`` on commit.
+    update carries only what changed. The exchange's signed amounts are held against the
+    last figures our fills agreed with (``_agree``: a mismatch that outlasts
+    DRIFT_CONFIRM_SECONDS is a Drift row); our record follows the exchange at once.
+    ``as_of``: when the exchange's figures were true (a REST snapshot: when it was asked
+    for); else the payloads' own times, else now. Pushes ``position.updated`` on commit.
     """
     now = timezone.now()
+    if as_of is None and not complete:
+        stamps = [from_ms(p.get("timestamp")) for p in payloads]
+        as_of = max((t for t in stamps if t is not None), default=None)
     theirs: dict[str, ExchangePosition] = {}
     for payload in payloads:
         position = parse_position(payload)
@@ -374,38 +374,26 @@ def positions_apply_exchange(
             .order_by("pk")
         }
         symbols = set(theirs) | (set(ours) if complete else set())
+        signed_by_symbol = {}
         for symbol in sorted(symbols):
-            position = ours.get(symbol)
             exchange = theirs.get(symbol)
             signed = ZERO
             if exchange is not None:
                 signed = exchange.contracts if exchange.side == "long" else -exchange.contracts
-            if position is not None:
-                expected = position.signed_contracts + _fills_delta(
-                    account.pk, symbol, position.last_synced_at
-                )
-            else:
-                # New to us: what our fills did since the symbol's last position closed.
-                last = (
-                    Position.objects.filter(
-                        account=account, symbol=symbol, status=Position.Status.CLOSED
-                    )
-                    .order_by("-closed_at")
-                    .values_list("last_synced_at", flat=True)
-                    .first()
-                )
-                expected = _fills_delta(account.pk, symbol, last)
-            if expected != signed:
-                _drift(
-                    account_id=account.pk,
-                    kind="position",
-                    subject=symbol,
-                    field="contracts",
-                    ours=expected,
-                    theirs=signed,
-                    at=now,
-                    position=position,
-                )
+            signed_by_symbol[symbol] = signed
+        _agree(
+            account_id=account.pk,
+            kind=AgreedFigure.Kind.POSITION,
+            theirs=signed_by_symbol,
+            as_of=as_of or now,
+            now=now,
+            complete=complete,
+            positions=ours,
+        )
+        for symbol in sorted(symbols):
+            position = ours.get(symbol)
+            exchange = theirs.get(symbol)
+            signed = signed_by_symbol[symbol]
             if position is not None and (signed == 0 or position.side != exchange.side):
                 changed.append(_close(position, now))
                 position = None
@@ -464,50 +452,50 @@ def positions_sync(*, account: ExchangeAccount) -> list[Position]:
         return []
     client = gateway.get_client(account)
     gateway.ensure_markets(client, account)
+    asked = timezone.now()
     payloads = client.fetch_positions()
     positions_apply_fills(account_id=account.pk)
-    return positions_apply_exchange(account=account, payloads=payloads, complete=True)
+    return positions_apply_exchange(account=account, payloads=payloads, complete=True, as_of=asked)
 
 
 # --- Balances -------------------------------------------------------------------------------
 
 
-def balances_apply(*, account: ExchangeAccount, balance: dict, complete: bool) -> list[Balance]:
+def balances_apply(
+    *, account: ExchangeAccount, balance: dict, complete: bool, as_of: datetime | None = None
+) -> list[Balance]:
     """Store the exchange's balances (a ccxt balance structure) as the account's current ones.
 
-    On a spot account, an asset whose total differs from our last record plus what our
-    fills since then moved leaves a Drift row (a deposit, a withdrawal, a trade we never
-    saw). Derivative wallets move with funding and P&L too, so they are not compared.
+    On a spot account each asset's total is held against the last figure our fills agreed
+    with (``_agree``): a deposit, a withdrawal or a trade we never saw leaves a Drift row
+    once the mismatch outlasts DRIFT_CONFIRM_SECONDS. Derivative wallets move with funding
+    and P&L too, so they are not compared. ``as_of``: when the figures were true (a REST
+    snapshot: when it was asked for); else the structure's own time, else now.
     """
     now = timezone.now()
     totals = balance.get("total") or {}
     frees = balance.get("free") or {}
     useds = balance.get("used") or {}
+    as_of = as_of or from_ms(balance.get("timestamp")) or now
     with transaction.atomic():
         current = {
             b.asset: b
             for b in Balance.objects.select_for_update().filter(account=account).order_by("pk")
         }
+        assets = sorted(set(totals) | (set(current) if complete else set()))
+        if account.market_type == ExchangeAccount.MarketType.SPOT:
+            _agree(
+                account_id=account.pk,
+                kind=AgreedFigure.Kind.BALANCE,
+                theirs={asset: to_decimal(totals.get(asset), default=ZERO) for asset in assets},
+                as_of=as_of,
+                now=now,
+                complete=complete,
+            )
         stored: list[Balance] = []
-        for asset in sorted(set(totals) | (set(current) if complete else set())):
+        for asset in assets:
             total = to_decimal(totals.get(asset), default=ZERO)
             row = current.get(asset)
-            if (
-                row is not None
-                and account.market_type == ExchangeAccount.MarketType.SPOT
-                and total != row.total
-            ):
-                expected = row.total + _asset_delta(account.pk, asset, row.synced_at)
-                if expected != total:
-                    _drift(
-                        account_id=account.pk,
-                        kind="balance",
-                        subject=asset,
-                        field="total",
-                        ours=expected,
-                        theirs=total,
-                        at=now,
-                    )
             if row is None:
                 if not total:
                     continue
@@ -522,26 +510,126 @@ def balances_apply(*, account: ExchangeAccount, balance: dict, complete: bool) -
     return stored
 
 
-def _asset_delta(account_id: int, asset: str, since: datetime) -> Decimal:
-    """How our spot fills since ``since`` moved ``asset``: bought base, spent quote, fees."""
+# --- Drift: the exchange's figures against our fills, at a consistent point --------------
+
+# Before any fill: where a derivative position we never saw starts from (it is held
+# against every fill of its symbol - a position opened elsewhere is drift).
+_BEGINNING = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _agree(
+    *,
+    account_id: int,
+    kind: str,
+    theirs: dict[str, Decimal],
+    as_of: datetime,
+    now: datetime,
+    complete: bool,
+    positions: dict[str, Position] | None = None,
+) -> None:
+    """Hold the exchange's figures (asset totals or signed positions, true at ``as_of``)
+    against the last ones our fills agreed with, plus the fills between the two times.
+
+    Agreeing moves the figure forward. A mismatch is first only noted: the figure may
+    include a fill not delivered yet (the balance came first), which then closes the gap
+    - the figure stays where it was, so no fill is ever counted twice. A mismatch still
+    there DRIFT_CONFIRM_SECONDS later is real: a Drift row, and the exchange's figure is
+    taken. A figure older than the one agreed (a slow REST answer after a stream update)
+    says nothing new. A spot asset seen for the first time is taken as it is (what the
+    account held before the platform); a derivative symbol is held against all its fills.
+    ``complete``: ``theirs`` is everything the exchange has (a REST snapshot), so a
+    subject missing from it is zero there. Runs in the caller's transaction; the figures'
+    rows are locked.
+    """
+    agreed = AgreedFigure.objects.select_for_update().filter(account_id=account_id, kind=kind)
+    if not complete:
+        agreed = agreed.filter(subject__in=list(theirs))
+    figures = {f.subject: f for f in agreed.order_by("pk")}
+    theirs = {**dict.fromkeys(figures, ZERO), **theirs}
+    for subject in theirs:
+        if subject not in figures:
+            figures[subject] = AgreedFigure(
+                account_id=account_id,
+                kind=kind,
+                subject=subject,
+                amount=ZERO if kind == AgreedFigure.Kind.POSITION else theirs[subject],
+                as_of=_BEGINNING if kind == AgreedFigure.Kind.POSITION else as_of,
+            )
+    due = [f for f in figures.values() if f.as_of < as_of]
+    if not due:
+        for figure in figures.values():
+            if figure.pk is None:
+                figure.save()
+        return
+    fills = _fills_between(account_id, min(f.as_of for f in due), as_of)
+    confirm = timedelta(seconds=settings.DRIFT_CONFIRM_SECONDS)
+    for subject, amount in theirs.items():
+        figure = figures[subject]
+        if figure.as_of < as_of:
+            since = [fill for fill in fills if _fill_time(fill) > figure.as_of]
+            expected = figure.amount + _effect(kind, subject, since)
+            if expected == amount:
+                figure.amount, figure.as_of, figure.mismatch_since = amount, as_of, None
+            elif now - (figure.mismatch_since or now) < confirm:
+                figure.mismatch_since = figure.mismatch_since or now
+            else:
+                _drift(
+                    account_id=account_id,
+                    kind=kind,
+                    subject=subject,
+                    field="total" if kind == AgreedFigure.Kind.BALANCE else "contracts",
+                    ours=expected,
+                    theirs=amount,
+                    at=now,
+                    position=(positions or {}).get(subject),
+                )
+                figure.amount, figure.as_of, figure.mismatch_since = amount, as_of, None
+        figure.save()
+
+
+def _fill_time(fill: Fill) -> datetime:
+    return fill.exchange_ts or fill.created_at
+
+
+def _fills_between(account_id: int, after: datetime, until: datetime) -> list[Fill]:
+    """The account's fills whose exchange time lies in (after, until] (our clock for a fill
+    the exchange gave no time)."""
+    return list(
+        Fill.objects.filter(account_id=account_id)
+        .filter(
+            Q(exchange_ts__gt=after, exchange_ts__lte=until)
+            | Q(exchange_ts__isnull=True, created_at__gt=after, created_at__lte=until)
+        )
+        .only("symbol", "side", "amount", "cost", "fee", "fee_asset", "exchange_ts", "created_at")
+    )
+
+
+def _effect(kind: str, subject: str, fills: list[Fill]) -> Decimal:
+    """How ``fills`` moved a spot asset (bought base, spent quote, fees) or a derivative
+    symbol's signed position."""
     delta = ZERO
-    for fill in Fill.objects.filter(account_id=account_id, created_at__gt=since).only(
-        "symbol", "side", "amount", "cost", "fee", "fee_asset"
-    ):
-        base, quote = _assets(fill.symbol)
+    for fill in fills:
         sign = 1 if fill.side == "buy" else -1
-        if asset == base:
+        if kind == AgreedFigure.Kind.POSITION:
+            if fill.symbol == subject:
+                delta += sign * fill.amount
+            continue
+        base, quote = _assets(fill.symbol)
+        if subject == base:
             delta += sign * fill.amount
-        if asset == quote:
+        if subject == quote:
             delta -= sign * fill.cost
-        if asset == fill.fee_asset:
+        if subject == fill.fee_asset:
             delta -= fill.fee
     return delta
 
 
 def balances_sync(*, account: ExchangeAccount) -> list[Balance]:
     client = gateway.get_client(account)
-    return balances_apply(account=account, balance=client.fetch_balance(), complete=True)
+    asked = timezone.now()
+    return balances_apply(
+        account=account, balance=client.fetch_balance(), complete=True, as_of=asked
+    )
 
 
 def balances_snapshot(

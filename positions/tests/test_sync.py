@@ -102,6 +102,25 @@ def test_spot_holdings_and_realized_pnl_come_from_our_fills_with_fees(make_sim_a
     assert position.realized_pnl == Decimal("75.1192")
 
 
+def after_the_confirmation_window(account, sync):
+    """Sync once (the mismatch is only noted: a fill may still be on its way), let
+    DRIFT_CONFIRM_SECONDS pass on the noted mismatches, and sync again."""
+    from datetime import timedelta
+
+    from django.conf import settings
+
+    from positions.models import AgreedFigure
+
+    sync(account=account)
+    assert not Drift.objects.filter(account=account).exists()
+    noted = AgreedFigure.objects.filter(account=account, mismatch_since__isnull=False)
+    assert noted.exists()
+    for figure in noted:
+        figure.mismatch_since -= timedelta(seconds=settings.DRIFT_CONFIRM_SECONDS)
+        figure.save(update_fields=["mismatch_since"])
+    sync(account=account)
+
+
 def test_a_position_changed_behind_our_back_is_corrected_and_leaves_a_drift_row(
     make_sim_account, sim
 ):
@@ -114,7 +133,7 @@ def test_a_position_changed_behind_our_back_is_corrected_and_leaves_a_drift_row(
         f"/accounts/{account.sim_id}/positions",
         {"symbol": "BTCUSDT", "amount": "-0.5", "entry_price": "60000"},
     )
-    services.positions_sync(account=account)
+    after_the_confirmation_window(account, services.positions_sync)
 
     drift = Drift.objects.get(account=account)
     assert (drift.kind, drift.subject, drift.field) == ("position", PERP, "contracts")
@@ -138,7 +157,7 @@ def test_a_vanished_position_is_closed_with_a_drift_row(make_sim_account, sim):
         f"/accounts/{account.sim_id}/positions",
         {"symbol": "BTCUSDT", "amount": "0", "entry_price": "0"},
     )
-    services.positions_sync(account=account)
+    after_the_confirmation_window(account, services.positions_sync)
 
     assert ours(account) is None
     assert Drift.objects.filter(account=account, theirs="0").exists()
@@ -154,7 +173,7 @@ def test_balances_sync_and_a_deposit_we_did_not_see_is_drift(make_sim_account, s
     assert not Drift.objects.filter(account=account).exists()
 
     sim.control("POST", f"/accounts/{account.sim_id}/balances", {"spot": {"BTC": "3"}})
-    services.balances_sync(account=account)
+    after_the_confirmation_window(account, services.balances_sync)
 
     drift = Drift.objects.get(account=account)
     assert (drift.kind, drift.subject, drift.theirs) == ("balance", "BTC", "3")

@@ -88,6 +88,7 @@ def soak_env(base: dict[str, str], sim_url: str) -> dict[str, str]:
         "ORDERS_SWEEP_SECONDS": "3",
         "PRICES_REFRESH_SECONDS": "5",
         "ORDER_LOST_AFTER_SECONDS": "30",
+        "DRIFT_CONFIRM_SECONDS": "20",
         "HEALTH_BEAT_MAX_AGE_SECONDS": "60",
     }
 

@@ -341,6 +341,9 @@ ORDER_CANCEL_RETRY_SECONDS = env.float("ORDER_CANCEL_RETRY_SECONDS", default=1.0
 # An order we believe is on the exchange that the exchange does not know is looked up
 # again for this long (a venue answering from a lagging replica), then closed as lost.
 ORDER_LOST_AFTER_SECONDS = env.float("ORDER_LOST_AFTER_SECONDS", default=60.0)
+# A balance or position that differs from our fills becomes a drift row only when the
+# difference lasts this long: longer than polling takes to bring a fill the stream lost.
+DRIFT_CONFIRM_SECONDS = env.float("DRIFT_CONFIRM_SECONDS", default=90.0)
 
 # --- Exchange request budgets (accounts.ratelimit) ------------------------------------------
 # One budget per exchange account in Redis, shared by every process. Overrides of
