@@ -21,6 +21,9 @@ DELETE   /_sim/requests                    reset the counters
 POST     /_sim/faults                      a fault (see :mod:`simulator.faults`) -> its id
 GET      /_sim/faults                      active faults
 DELETE   /_sim/faults[/{id}]               clear all faults, or one
+POST     /_sim/delist-schedule             ``{"schedule": [{"delistTime": ms, "symbols":
+                                           [..]}]}``: what ``GET /sapi/v1/spot/
+                                           delist-schedule`` answers
 POST     /_sim/reset                       ``{"seed"?}``: fresh venue, faults, counters;
                                            closes every websocket
 GET      /_sim/state                       ticks, paused, seed
@@ -298,6 +301,19 @@ async def clear_faults(request: web.Request) -> web.Response:
     return _json({})
 
 
+async def set_delist_schedule(request: web.Request) -> web.Response:
+    data = (await _body(request)).get("schedule")
+    if not isinstance(data, list) or not all(
+        isinstance(row, dict)
+        and isinstance(row.get("delistTime"), int)
+        and isinstance(row.get("symbols"), list)
+        for row in data
+    ):
+        raise _bad('"schedule": a list of {"delistTime": ms, "symbols": [...]} is required')
+    simulator_of(request).delist_schedule = data
+    return _json(data)
+
+
 async def reset(request: web.Request) -> web.Response:
     data = await _body(request)
     sim = simulator_of(request)
@@ -316,6 +332,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get(f"{PREFIX}/markets", markets)
     r.add_post(f"{PREFIX}/price", set_price)
     r.add_post(f"{PREFIX}/step", step)
+    r.add_post(f"{PREFIX}/delist-schedule", set_delist_schedule)
     r.add_post(f"{PREFIX}/pause", pause)
     r.add_post(f"{PREFIX}/resume", resume)
     r.add_get(f"{PREFIX}/state", state)

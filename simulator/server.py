@@ -35,6 +35,8 @@ class Simulator:
         self.faults = FaultTable()
         self.counter = RequestCounter()
         self.paused = False
+        # Binance's announced spot delistings: [{"delistTime": ms, "symbols": [...]}].
+        self.delist_schedule: list[dict] = []
         self._listeners: list[Listener] = []
         self._cancel_seq = 0
 
@@ -51,6 +53,7 @@ class Simulator:
         if seed is not None:
             self.config = SimConfig(**{**self.config.__dict__, "seed": seed})
         self.exchange = Exchange(self.config, clock=self._clock)
+        self.delist_schedule = []
         for callback in self._listeners:
             self.exchange.add_listener(callback)
         self.faults.clear()

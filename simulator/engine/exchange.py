@@ -1246,6 +1246,28 @@ class Exchange:
     def leverage(self, account: Account, symbol: str) -> int:
         return account.leverage.get(symbol, self.config.default_leverage)
 
+    def margin_type(self, account: Account, symbol: str) -> str:
+        return account.margin_type.get(symbol, "CROSSED")
+
+    def set_margin_type(self, account_id: str, symbol: str, kind: str) -> None:
+        """Binance's rules: nothing to change, or not while the symbol has a position or
+        open orders (in that order of checks)."""
+        self.market(FUTURES, symbol)
+        account = self.accounts[account_id]
+        if self.margin_type(account, symbol) == kind:
+            raise errors.BinanceError(-4046, "No need to change margin type.")
+        if account.position(symbol).amount:
+            raise errors.BinanceError(
+                -4048, "Margin type cannot be changed if there exists position."
+            )
+        if any(
+            o.venue == FUTURES and o.symbol == symbol for o in account.open_orders.values()
+        ) or any(a.symbol == symbol and a.is_open for a in account.algo_orders.values()):
+            raise errors.BinanceError(
+                -4047, "Margin type cannot be changed if there exists open orders."
+            )
+        account.margin_type[symbol] = kind
+
     def set_leverage(self, account_id: str, symbol: str, leverage: int) -> int:
         self.market(FUTURES, symbol)
         if not 1 <= leverage <= self.config.max_leverage:

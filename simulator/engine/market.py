@@ -97,6 +97,33 @@ class MarketState:
             candle.taker_buy_quote_volume += trade.quote_qty
         return candle
 
+    def current_kline(self, interval_ms: int) -> Candle | None:
+        """The ``interval_ms`` candle the latest 1m candle belongs to, aggregated as
+        ``klines`` aggregates it (read from the end: a stream sends it on every tick)."""
+        if not self.candles:
+            return None
+        start = self.candles[-1].open_time - self.candles[-1].open_time % interval_ms
+        recent: list[Candle] = []
+        for candle in reversed(self.candles):
+            if candle.open_time < start:
+                break
+            recent.append(candle)
+        recent.reverse()
+        first = recent[0]
+        return Candle(
+            open_time=start,
+            close_time=start + interval_ms - 1,
+            open=first.open,
+            high=max(c.high for c in recent),
+            low=min(c.low for c in recent),
+            close=recent[-1].close,
+            volume=sum((c.volume for c in recent), ZERO),
+            quote_volume=sum((c.quote_volume for c in recent), ZERO),
+            trades=sum(c.trades for c in recent),
+            taker_buy_volume=sum((c.taker_buy_volume for c in recent), ZERO),
+            taker_buy_quote_volume=sum((c.taker_buy_quote_volume for c in recent), ZERO),
+        )
+
     def klines(
         self, interval_ms: int, start: int | None, end: int | None, limit: int
     ) -> list[Candle]:

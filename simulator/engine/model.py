@@ -241,6 +241,9 @@ class Account:
     futures_wallet_update: dict[str, int] = field(default_factory=dict)
     positions: dict[str, Position] = field(default_factory=dict)
     leverage: dict[str, int] = field(default_factory=dict)
+    # USD-M margin type per symbol (CROSSED unless set ISOLATED), and Multi-Assets Mode.
+    margin_type: dict[str, str] = field(default_factory=dict)
+    multi_assets_margin: bool = False
     # All orders ever placed, by id; open ones indexed separately for fast lookups.
     orders: dict[int, Order] = field(default_factory=dict)
     open_orders: dict[int, Order] = field(default_factory=dict)

@@ -240,11 +240,86 @@ async def leverage_bracket(request: web.Request) -> web.Response:
 
 
 async def margin_type(request: web.Request) -> web.Response:
-    params, _key = await signed_params(request, trade=True, futures=True)
+    params, key = await signed_params(request, trade=True, futures=True)
+    symbol = p.required(params, "symbol")
     kind = p.required(params, "marginType").upper()
-    if kind in ("CROSSED", "CROSS"):
-        raise errors.BinanceError(-4046, "No need to change margin type.")
-    raise errors.BinanceError(-4047, "Margin type cannot be changed if there exists open orders.")
+    kind = {"CROSS": "CROSSED"}.get(kind, kind)
+    if kind not in ("CROSSED", "ISOLATED"):
+        raise errors.BinanceError(-1116, "Invalid marginType.")
+    exchange_of(request).set_margin_type(key.account_id, symbol, kind)
+    return ok({"code": 200, "msg": "success"})
+
+
+async def multi_assets_margin(request: web.Request) -> web.Response:
+    """``GET/POST /fapi/v1/multiAssetsMargin``: Multi-Assets Mode (off unless set)."""
+    params, key = await signed_params(request, trade=request.method == "POST", futures=True)
+    account = exchange_of(request).accounts[key.account_id]
+    if request.method == "POST":
+        wanted = p.flag(params, "multiAssetsMargin")
+        if wanted == account.multi_assets_margin:
+            raise errors.BinanceError(-4171, "Adjusted Multi-Assets mode is same as current.")
+        account.multi_assets_margin = wanted
+        return ok({"code": 200, "msg": "success"})
+    return ok({"multiAssetsMargin": account.multi_assets_margin})
+
+
+async def symbol_config(request: web.Request) -> web.Response:
+    """``GET /fapi/v1/symbolConfig``: each symbol's margin type and leverage (ccxt's
+    fetch_leverages and fetch_margin_modes read it)."""
+    params, key = await signed_params(request, futures=True)
+    exchange = exchange_of(request)
+    account = exchange.accounts[key.account_id]
+    symbols = [params["symbol"]] if params.get("symbol") else sorted(exchange.markets[FUTURES])
+    return ok(
+        [
+            {
+                "symbol": exchange.market(FUTURES, symbol).symbol,
+                "marginType": exchange.margin_type(account, symbol),
+                "isAutoAddMargin": "false",
+                "leverage": exchange.leverage(account, symbol),
+                "maxNotionalValue": "1000000000",
+            }
+            for symbol in symbols
+        ]
+    )
+
+
+async def income(request: web.Request) -> web.Response:
+    """``GET /fapi/v1/income``: realized P&L and commissions per trade, oldest first (as
+    Binance answers with a time range), newest 100 by default. No funding: the
+    simulator charges none, so there is no FUNDING_FEE to report."""
+    params, key = await signed_params(request, futures=True)
+    exchange = exchange_of(request)
+    account = exchange.accounts[key.account_id]
+    wanted = params.get("incomeType")
+    symbol = params.get("symbol")
+    start, end = p.optional_int(params, "startTime"), p.optional_int(params, "endTime")
+    limit = min(p.optional_int(params, "limit") or 100, 1000)
+    rows = []
+    for fill in account.fills[FUTURES]:
+        if (symbol and fill.symbol != symbol) or (start is not None and fill.time < start):
+            continue
+        if end is not None and fill.time > end:
+            continue
+        margin_asset = exchange.market(FUTURES, fill.symbol).spec.quote
+        entries = (("REALIZED_PNL", fill.realized_pnl, margin_asset),
+                   ("COMMISSION", -fill.commission, fill.commission_asset))  # fmt: skip
+        for index, (kind, amount, asset) in enumerate(entries):
+            if (wanted and kind != wanted) or (kind == "REALIZED_PNL" and not amount):
+                continue
+            rows.append(
+                {
+                    "symbol": fill.symbol,
+                    "incomeType": kind,
+                    "income": plain(amount),
+                    "asset": asset,
+                    "info": "",
+                    "time": fill.time,
+                    "tranId": fill.trade_id * 10 + index,
+                    "tradeId": str(fill.trade_id),
+                }
+            )
+    return ok(rows[:limit] if start is not None else rows[-limit:])
 
 
 async def position_side_dual(request: web.Request) -> web.Response:
@@ -461,6 +536,10 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/fapi/v1/leverage", set_leverage)
     r.add_get("/fapi/v1/leverageBracket", leverage_bracket)
     r.add_post("/fapi/v1/marginType", margin_type)
+    r.add_get("/fapi/v1/multiAssetsMargin", multi_assets_margin)
+    r.add_post("/fapi/v1/multiAssetsMargin", multi_assets_margin)
+    r.add_get("/fapi/v1/symbolConfig", symbol_config)
+    r.add_get("/fapi/v1/income", income)
     r.add_get("/fapi/v1/positionSide/dual", position_side_dual)
     r.add_post("/fapi/v1/positionSide/dual", position_side_dual)
     r.add_post("/fapi/v1/order", new_order)

@@ -548,19 +548,24 @@ def position_risk(exchange: Exchange, account_id: str, symbol: str) -> dict[str,
         ),
         ZERO,
     )
+    # Isolated margin, approximated: the wallet set aside for the position is its initial
+    # margin (Binance adds what the trader transfers in and the position's P&L).
+    isolated = exchange.margin_type(account, symbol) == "ISOLATED"
+    isolated_margin = plain(initial) if isolated and pos.amount else "0"
     return {
         "symbol": symbol,
         "positionSide": "BOTH",
+        "marginType": "isolated" if isolated else "cross",
         "positionAmt": plain(pos.amount),
         "entryPrice": plain(pos.entry_price),
         "breakEvenPrice": plain(pos.entry_price),
         "markPrice": plain(mark),
         "unRealizedProfit": plain((mark - pos.entry_price) * pos.amount),
         "liquidationPrice": plain(exchange.liquidation_price(account_id, symbol)),
-        "isolatedMargin": "0",
+        "isolatedMargin": isolated_margin,
         "notional": plain(notional),
         "marginAsset": mkt.spec.quote,
-        "isolatedWallet": "0",
+        "isolatedWallet": isolated_margin,
         "initialMargin": plain(initial + open_order_im),
         "maintMargin": plain(abs(notional) * exchange.config.maintenance_margin_rate),
         "positionInitialMargin": plain(initial),

@@ -324,6 +324,13 @@ async def my_trades(request: web.Request) -> web.Response:
     return ok([ser.spot_trade(f) for f in selected])
 
 
+async def delist_schedule(request: web.Request) -> web.Response:
+    """``GET /sapi/v1/spot/delist-schedule``: symbols to be delisted and when (none unless
+    the control API announced some)."""
+    await signed_params(request)
+    return ok(simulator_of(request).delist_schedule)
+
+
 async def api_restrictions(request: web.Request) -> web.Response:
     _params, key = await signed_params(request)
     return ok(
@@ -385,3 +392,4 @@ def add_routes(app: web.Application) -> None:
     r.add_put("/api/v3/userDataStream", user_data_stream)
     r.add_delete("/api/v3/userDataStream", user_data_stream)
     r.add_get("/sapi/v1/account/apiRestrictions", api_restrictions)
+    r.add_get("/sapi/v1/spot/delist-schedule", delist_schedule)

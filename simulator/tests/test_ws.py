@@ -485,3 +485,23 @@ async def test_control_lists_connections_and_market_subscriptions(sim, pro):
     await asyncio.wait_for(watching, TIMEOUT)
     await client.un_watch_order_book(SPOT)
     await _until(lambda: _connections(sim)[0]["streams"] == [])
+
+
+@pytest.mark.parametrize(("market_type", "symbol"), [("spot", SPOT), ("swap", SWAP)])
+@pytest.mark.parametrize("timeframe", ["5m", "1h"])
+async def test_kline_streams_of_every_interval_agree_with_rest(
+    sim, make_account, pro, market_type, symbol, timeframe
+):
+    """Binance streams klines of every interval, not only 1m; each is the same candle
+    REST's klines give for that interval."""
+    client = pro(make_account(spot={"USDT": "10000"}, futures={"USDT": "10000"}), market_type)
+    candles = asyncio.create_task(client.watch_ohlcv(symbol, timeframe))
+    stream = f"btcusdt@kline_{timeframe}"
+    await _subscribed(sim, stream=stream)
+
+    await client.create_order(symbol, "market", "buy", 0.01)
+    streamed = (await asyncio.wait_for(candles, TIMEOUT))[-1]
+    rest = (await client.fetch_ohlcv(symbol, timeframe, limit=2))[-1]
+
+    assert streamed[0] % {"5m": 300_000, "1h": 3_600_000}[timeframe] == 0
+    assert streamed[:5] == rest[:5]  # time, open, high, low, close

@@ -38,6 +38,7 @@ from ..engine.events import (
     PositionChanged,
     PublicTrade,
 )
+from ..engine.market import KLINE_INTERVALS_MS
 from . import payloads
 
 if TYPE_CHECKING:
@@ -345,9 +346,18 @@ class Hub:
             )
             self._ticker_dirty(event.venue, event.symbol)
         elif isinstance(event, KlineUpdated):
-            self._send_streams(
-                event.venue, [event.symbol.lower() + "@kline_1m"], lambda: payloads.kline(event)
-            )
+            # Every interval Binance streams, each aggregated from the 1m series as REST's
+            # klines are - built only for intervals somebody subscribed to.
+            mkt = self.sim.exchange.market(event.venue, event.symbol)
+            stream = event.symbol.lower() + "@kline_"
+            for interval, interval_ms in KLINE_INTERVALS_MS.items():
+                self._send_streams(
+                    event.venue,
+                    [stream + interval],
+                    lambda interval=interval, interval_ms=interval_ms: payloads.kline(
+                        event, interval, mkt.current_kline(interval_ms) or event.candle
+                    ),
+                )
         elif isinstance(event, MarkPriceUpdated):
             lower = event.symbol.lower()
             self._send_streams(

@@ -23,7 +23,7 @@ from ..engine.events import (
     PublicTrade,
 )
 from ..engine.market import MarketState
-from ..engine.model import ZERO
+from ..engine.model import ZERO, Candle
 from ..rest import serializers as ser
 from ..rest.fmt import d8, plain
 
@@ -280,8 +280,10 @@ def agg_trade(event: PublicTrade) -> dict[str, Any]:
     return body
 
 
-def kline(event: KlineUpdated) -> dict[str, Any]:
-    c = event.candle
+def kline(
+    event: KlineUpdated, interval: str = "1m", candle: Candle | None = None
+) -> dict[str, Any]:
+    c = candle or event.candle
     fmt = _fmt(event.venue)
     return {
         "e": "kline",
@@ -291,7 +293,7 @@ def kline(event: KlineUpdated) -> dict[str, Any]:
             "t": c.open_time,
             "T": c.close_time,
             "s": event.symbol,
-            "i": "1m",
+            "i": interval,
             "f": -1,
             "L": -1,
             "o": fmt(c.open),
