@@ -63,13 +63,14 @@ def test_a_spot_market_order_fills_once_with_its_fee(make_sim_account, sim):
     assert order.status == Status.FILLED
     assert order.filled == Decimal("0.01")
     assert order.average_price == Decimal("60000.01")
-    assert order.fees == {"USDT": "0.6000001"}
+    # A spot buyer pays Binance's fee in the coins it bought (0.1% of 0.01 BTC).
+    assert order.fees == {"BTC": "0.00001"}
     fill = Fill.objects.get(order=order)
     assert (fill.price, fill.amount, fill.fee, fill.fee_asset, fill.side) == (
         Decimal("60000.01"),
         Decimal("0.01"),
-        Decimal("0.6000001"),
-        "USDT",
+        Decimal("0.00001"),
+        "BTC",
         "buy",
     )
     assert event_types(order) == ["order.created", "order.submitting", "order.filled", "order.fill"]

@@ -29,6 +29,11 @@ def venue_position(sim, account):
     return positions[0] if positions else None
 
 
+def venue_spot_total(sim, account, asset):
+    balance = sim.control("GET", f"/accounts/{account.sim_id}")["spot"][asset]
+    return Decimal(balance["free"]) + Decimal(balance["locked"])
+
+
 def ours(account):
     return Position.objects.filter(account=account, symbol=PERP, status="open").first()
 
@@ -81,25 +86,31 @@ def test_a_futures_position_follows_the_exchange_through_its_life(make_sim_accou
 def test_spot_holdings_and_realized_pnl_come_from_our_fills_with_fees(make_sim_account, sim):
     account = make_sim_account()
 
-    trade(account, "buy", "0.1", symbol="BTC/USDT")  # 0.1 @ 60000.01, fee 6.000001 USDT
+    # 0.1 @ 60000.01; Binance takes a buyer's 0.1% fee from the coins: 0.0001 BTC.
+    trade(account, "buy", "0.1", symbol="BTC/USDT")
     services.positions_apply_fills(account_id=account.pk)
     position = Position.objects.get(account=account, symbol="BTC/USDT", status="open")
-    # cost 6000.001 + fee 6.000001 = 6006.001001 for 0.1
-    assert position.contracts == Decimal("0.1")
-    assert position.entry_price == Decimal("60060.01001")
+    # 0.0999 BTC held for a cost of 6000.001 USDT: the fee raises the average cost.
+    entry = Decimal("6000.001") / Decimal("0.0999")
+    assert position.contracts == Decimal("0.0999")
+    assert position.entry_price == entry.quantize(Decimal("1e-18"))
+    assert venue_spot_total(sim, account, "BTC") == Decimal("10") + position.contracts
 
     sim.control("POST", "/price", {"symbol": "BTCUSDT", "price": "62000", "venue": "spot"})
-    trade(account, "sell", "0.04", symbol="BTC/USDT")  # at 61999.99, fee 2.4799996
+    trade(account, "sell", "0.04", symbol="BTC/USDT")  # at 61999.99, fee 2.4799996 USDT
     services.positions_apply_fills(account_id=account.pk)
     position.refresh_from_db()
-    # (61999.99 - 60060.01001) * 0.04 = 77.5991996; less the fee 2.4799996 = 75.1192
-    assert position.contracts == Decimal("0.06")
-    assert position.realized_pnl == Decimal("75.1192")
-    assert RealizedPnl.objects.get(account=account).amount == Decimal("75.1192")
+    realized = (Decimal("61999.99") - position.entry_price) * Decimal("0.04") - Decimal(
+        "2.4799996"
+    )
+    assert position.contracts == Decimal("0.0599")
+    assert position.realized_pnl == realized.quantize(Decimal("1e-18"))
+    assert RealizedPnl.objects.get(account=account).amount == position.realized_pnl
+    assert Decimal("75.09") < position.realized_pnl < Decimal("75.12")
 
     services.positions_apply_fills(account_id=account.pk)  # applied once only
     position.refresh_from_db()
-    assert position.realized_pnl == Decimal("75.1192")
+    assert position.realized_pnl == realized.quantize(Decimal("1e-18"))
 
 
 def after_the_confirmation_window(account, sync):
@@ -177,7 +188,7 @@ def test_balances_sync_and_a_deposit_we_did_not_see_is_drift(make_sim_account, s
 
     drift = Drift.objects.get(account=account)
     assert (drift.kind, drift.subject, drift.theirs) == ("balance", "BTC", "3")
-    assert Decimal(drift.ours) == Decimal("1.001")
+    assert Decimal(drift.ours) == Decimal("1.000999")  # 1 + 0.001 bought - 0.000001 fee
 
 
 def test_closing_a_position_sends_a_reduce_only_market_order(make_sim_account, sim):

@@ -13,7 +13,7 @@ FEE_QUANTUM = Decimal("0.00000001")
 
 
 def fee(notional: Decimal, rate: Decimal) -> Decimal:
-    """Commission in the quote asset, truncated to 8 places.
+    """Commission on ``notional`` (quote, or base for a spot buy), truncated to 8 places.
 
     Truncation (not rounding up) guarantees that the fees of many partial fills never add
     up to more than the fee on their total, which is what a spot buy locks up front - so

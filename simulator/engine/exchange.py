@@ -560,16 +560,21 @@ class Exchange:
     ) -> Fill:
         account = self.accounts[order.account_id]  # type: ignore[index]
         spec = mkt.spec
+        commission_asset = spec.quote
         if mkt.venue == SPOT:
             fees = self.config.spot_fees
-            commission = accounting.fee(quote_qty, fees.maker if is_maker else fees.taker)
+            rate = fees.maker if is_maker else fees.taker
+            commission = accounting.fee(quote_qty, rate)
             balances = account.spot_balances
             if order.side == BUY:
-                # Cost and fee come out of the funds this order locked.
-                spend = quote_qty + commission
-                order.locked -= spend
-                balances[spec.quote].locked -= spend
-                balances[spec.base].free += qty
+                # As Binance charges a buyer who does not pay in BNB: the commission is
+                # taken from the coins bought, so the cost alone comes out of the funds this
+                # order locked (the lock's fee margin returns to the balance when it ends).
+                commission = accounting.fee(qty, rate)
+                commission_asset = spec.base
+                order.locked -= quote_qty
+                balances[spec.quote].locked -= quote_qty
+                balances[spec.base].free += qty - commission
             else:
                 order.locked -= qty
                 balances[spec.base].locked -= qty
@@ -597,7 +602,7 @@ class Exchange:
             qty=qty,
             quote_qty=quote_qty,
             commission=commission,
-            commission_asset=spec.quote,
+            commission_asset=commission_asset,
             is_maker=is_maker,
             time=now,
             realized_pnl=realized,

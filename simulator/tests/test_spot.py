@@ -32,7 +32,10 @@ def test_market_data_endpoints_answer(make_client):
     assert client.fetch_time() > 0
 
 
-def test_limit_orders_partially_fill_then_fill_with_fees_in_quote(sim, make_account, make_client):
+def test_limit_orders_partially_fill_then_fill_with_fees_as_binance_charges(
+    sim, make_account, make_client
+):
+    """The seller pays its fee in the quote asset, the buyer in the coins it bought."""
     seller = make_account(spot={"BTC": "2"})
     buyer = make_account(spot={"USDT": "100000"})
     s, b = make_client(seller), make_client(buyer)
@@ -45,24 +48,24 @@ def test_limit_orders_partially_fill_then_fill_with_fees_in_quote(sim, make_acco
     taken = b.create_order(SYMBOL, "limit", "buy", 0.4, 60000)
     assert taken["status"] == "closed"
     assert taken["filled"] == 0.4
-    assert taken["fee"]["currency"] == "USDT"
+    assert taken["fee"]["currency"] == "BTC"
 
     partial = s.fetch_order(resting["id"], SYMBOL)
     assert partial["status"] == "open"
     assert partial["filled"] == 0.4
     assert partial["remaining"] == 0.6
     assert spot_balance(sim, seller, "BTC") == (Decimal("1"), Decimal("0.6"))
-    # 0.4 * 60000 = 24000 less the 0.1% maker fee.
+    # 0.4 * 60000 = 24000 less the 0.1% maker fee; the buyer's 0.1% is 0.0004 BTC.
     assert spot_balance(sim, seller, "USDT") == (Decimal("23976"), Decimal("0"))
-    assert spot_balance(sim, buyer, "USDT") == (Decimal("75976"), Decimal("0"))
-    assert spot_balance(sim, buyer, "BTC") == (Decimal("0.4"), Decimal("0"))
+    assert spot_balance(sim, buyer, "USDT") == (Decimal("76000"), Decimal("0"))
+    assert spot_balance(sim, buyer, "BTC") == (Decimal("0.3996"), Decimal("0"))
 
     rest = b.create_order(SYMBOL, "market", "buy", 0.6)
     assert rest["status"] == "closed"
     assert s.fetch_order(resting["id"], SYMBOL)["status"] == "closed"
     assert spot_balance(sim, seller, "BTC") == (Decimal("1"), Decimal("0"))
     assert spot_balance(sim, seller, "USDT") == (Decimal("59940"), Decimal("0"))
-    assert spot_balance(sim, buyer, "USDT") == (Decimal("39940"), Decimal("0"))
+    assert spot_balance(sim, buyer, "USDT") == (Decimal("40000"), Decimal("0"))
 
     trades = s.fetch_my_trades(SYMBOL)
     assert [(t["amount"], t["takerOrMaker"], t["fee"]["cost"]) for t in trades] == [
@@ -70,8 +73,9 @@ def test_limit_orders_partially_fill_then_fill_with_fees_in_quote(sim, make_acco
         (0.6, "maker", 36.0),
     ]
     balance = b.fetch_balance()
-    assert balance["BTC"]["free"] == 1.0
-    assert balance["USDT"]["total"] == 39940.0
+    assert balance["BTC"]["free"] == 0.999
+    assert balance["USDT"]["total"] == 40000.0
+    assert [t["fee"]["currency"] for t in b.fetch_my_trades(SYMBOL)] == ["BTC", "BTC"]
 
 
 def test_market_buy_walks_the_book_and_locks_nothing_after(sim, make_account, make_client):
@@ -82,9 +86,10 @@ def test_market_buy_walks_the_book_and_locks_nothing_after(sim, make_account, ma
     fill = order["trades"][0]
     assert fill["price"] == 60000.01
     free, locked = spot_balance(sim, acct, "USDT")
-    # 0.01 * 60000.01 = 600.0001, fee 0.6000001 (0.1%, truncated to 8 places).
-    assert free == Decimal("100000") - Decimal("600.0001") - Decimal("0.6000001")
+    # 0.01 * 60000.01 = 600.0001; the 0.1% fee is taken from the coins: 0.00001 BTC.
+    assert free == Decimal("100000") - Decimal("600.0001")
     assert locked == Decimal("0")
+    assert spot_balance(sim, acct, "BTC") == (Decimal("0.00999"), Decimal("0"))
 
 
 def test_market_buy_by_cost_uses_quote_order_qty(sim, make_account, make_client):
@@ -164,9 +169,9 @@ def test_resting_order_fills_when_the_market_moves_through_it(sim, make_account,
     assert done["status"] == "closed"
     # A resting maker gets its own price, not the better one the market moved to.
     assert done["average"] == 59000.0
-    assert spot_balance(sim, acct, "BTC") == (Decimal("0.05"), Decimal("0"))
-    # 2950 + 2.95 maker fee
-    assert spot_balance(sim, acct, "USDT") == (Decimal("97047.05"), Decimal("0"))
+    assert spot_balance(sim, acct, "BTC") == (Decimal("0.04995"), Decimal("0"))  # less its fee
+    # 2950 for the coins; the 0.1% maker fee was 0.00005 of them
+    assert spot_balance(sim, acct, "USDT") == (Decimal("97050"), Decimal("0"))
 
 
 def test_stop_loss_limit_triggers_when_price_falls_through(sim, make_account, make_client):

@@ -126,7 +126,7 @@ async def test_spot_watch_my_trades_gets_the_fill_with_its_fee(sim, make_account
     assert (trade["side"], trade["amount"], trade["takerOrMaker"]) == ("buy", 0.01, "taker")
     assert trade["price"] == rest_trade["price"]
     assert trade["fee"] == rest_trade["fee"]
-    assert trade["fee"]["currency"] == "USDT"
+    assert trade["fee"]["currency"] == "BTC"  # a buyer pays in the coins it bought
     assert trade["fee"]["cost"] > 0
 
 
@@ -141,7 +141,7 @@ async def test_spot_watch_balance_reflects_a_fill(sim, make_account, pro):
     await client.create_order(SPOT, "market", "buy", 0.01)
     balance = await watching
     rest = await client.fetch_balance()
-    assert balance["BTC"]["free"] == 0.01
+    assert balance["BTC"]["free"] == 0.00999  # 0.01 less the 0.1% fee, in BTC
     assert balance["USDT"]["free"] == rest["USDT"]["free"]
     assert balance["USDT"]["free"] < 10000 - 600
 
