@@ -296,6 +296,10 @@ MARKETS_CACHE_SECONDS = env.int("MARKETS_CACHE_SECONDS", default=3 * 3600)
 EXCHANGE_TIMEOUT_MS = env.int("EXCHANGE_TIMEOUT_MS", default=10_000)
 # /healthz: beat counts as stale when its heartbeat is older than this.
 HEALTH_BEAT_MAX_AGE_SECONDS = env.int("HEALTH_BEAT_MAX_AGE_SECONDS", default=120)
+# Every worker stamps a heartbeat per queue it consumes this often; /healthz counts the
+# orders worker as down when the stamp is older than the maximum age.
+HEALTH_WORKER_HEARTBEAT_SECONDS = env.float("HEALTH_WORKER_HEARTBEAT_SECONDS", default=5.0)
+HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=30)
 # /healthz: checks of the domain apps, by name (common must not import them).
 HEALTH_EXTRA_CHECKS = {"sync": "accounts.health.check_syncs"}
 # /healthz fails, naming the account and kind, when an active account's trades, orders,
