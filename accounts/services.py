@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -14,6 +15,7 @@ from accounts import gateway
 from accounts.errors import ExchangeFailure, Outcome, classify
 from accounts.models import Alert, ExchangeAccount, ExchangeSyncState
 from common.exceptions import Conflict, ValidationFailed
+from common.keys import encrypting_with_development_key
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ def _check_credentials(
 ) -> None:
     if mode == ExchangeAccount.Mode.PAPER:
         return
+    _refuse_live_with_development_key(mode)
     required = gateway.required_credentials(exchange_id)
     missing = [
         name
@@ -48,6 +51,18 @@ def _check_credentials(
         raise ValidationFailed(
             f"{exchange_id} needs {', '.join(missing)} for a {mode} account.",
             extra={"fields": missing},
+        )
+
+
+def _refuse_live_with_development_key(mode: str) -> None:
+    """Real keys are never encrypted with the public development key (common.keys)."""
+    if mode == ExchangeAccount.Mode.LIVE and encrypting_with_development_key(
+        settings.FIELD_ENCRYPTION_KEYS
+    ):
+        raise ValidationFailed(
+            "Live accounts are refused while FIELD_ENCRYPTION_KEYS starts with the public "
+            "development key: set a key of your own first (see README, 'Configuration').",
+            extra={"field": "mode"},
         )
 
 
@@ -164,6 +179,7 @@ def account_update(
         if value is not _UNSET and value
     }
     if credentials:
+        _refuse_live_with_development_key(account.mode)
         changes.update(credentials)
         if "api_key" in credentials:
             changes["key_last4"] = _last4(credentials["api_key"])
