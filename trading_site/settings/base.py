@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "channels",
     "common",
@@ -268,6 +269,12 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Place and cancel orders, send signals, read accounts, positions and risk.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its Swagger UI are for our users, not the public; and the UI comes
+    # from our own static files (drf-spectacular-sidecar), not a CDN at @latest.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Choice sets that share a field name across models get names of their own.
     "ENUM_NAME_OVERRIDES": {
         "OrderSideEnum": "orders.models.Order.Side",
