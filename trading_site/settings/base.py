@@ -137,6 +137,9 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
+# Messages live in the session (server side), not in a cookie: a cookie is signed, not
+# encrypted, and some messages carry what is shown once (a new webhook secret).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # --- Redis: Celery broker, Channels layer, cache -------------------------------------------
 # REDIS_URL is required outside local/test; those start an embedded server when unset.
