@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 from common.api import IntLookupMixin, client_ip
 from common.db import one_row
 from common.exceptions import PermissionDenied
+from common.throttling import WebhookSourceThrottle
 from strategies import services
 from strategies.allowlist import address_allowed
 from strategies.api.serializers import SignalInput, SignalOutput, StrategyOutput, WebhookInput
@@ -59,9 +60,11 @@ class TradingViewWebhook(APIView):
 
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes = []
+    # Per source, before anything is read: a flood costs one INCR per alert (429 with
+    # Retry-After past WEBHOOK_RATE_PER_SOURCE).
+    throttle_classes = [WebhookSourceThrottle]
 
-    @extend_schema(request=WebhookInput, responses={202: None, 200: None})
+    @extend_schema(request=WebhookInput, responses={202: None, 200: None, 403: None, 429: None})
     def post(self, request, source_id: int):
         source = one_row(
             SignalSource, "id = %s AND kind = %s", [source_id, SignalSource.Kind.WEBHOOK]

@@ -8,6 +8,7 @@ defaults; ``production`` has none and refuses to start without its secrets.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -35,6 +36,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "django_celery_beat",
     "channels",
     "common",
@@ -58,6 +60,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "trading_site.urls"
@@ -137,6 +141,20 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
+# Login attempt limits (django-axes) for the dashboard and admin logins: after
+# LOGIN_FAILURE_LIMIT failures for one user name, or from one address, further attempts
+# are refused with 429 for LOGIN_LOCKOUT_MINUTES - the right password included. Counted
+# in the cache (Redis): a flood of bad logins writes no row.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "common.api.client_ip"
+AXES_RESET_ON_SUCCESS = True
 # Messages live in the session (server side), not in a cookie: a cookie is signed, not
 # encrypted, and some messages carry what is shown once (a new webhook secret).
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
@@ -266,6 +284,18 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+    # A fixed window per identity, one Redis INCR per request (common/throttling.py).
+    # Generous for a trading API (100 requests/s per user); the webhook is limited per
+    # source; anonymous requests (only the views that allow them) per address.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "common.throttling.UserThrottle",
+        "common.throttling.AnonThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("API_RATE_USER", default="6000/min"),
+        "anon": env.str("API_RATE_ANON", default="120/min"),
+        "webhook": env.str("WEBHOOK_RATE_PER_SOURCE", default="600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trading platform API",
