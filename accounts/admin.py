@@ -57,7 +57,24 @@ class ExchangeAccountForm(forms.ModelForm):
                 )
             except ApplicationError as exc:
                 raise forms.ValidationError(exc.message) from exc
+        self._check_can_trade(cleaned)
         return cleaned
+
+    def _check_can_trade(self, cleaned: dict) -> None:
+        """The service's rule as a form error, not a 500: trading turns on only for a
+        key the connection test found unable to withdraw."""
+        if not cleaned.get("can_trade") or "can_trade" not in self.changed_data:
+            return
+        creating = self.instance.pk is None
+        if creating and cleaned.get("mode") == ExchangeAccount.Mode.PAPER:
+            return
+        new_key = any(
+            cleaned.get(name) for name in ("new_api_key", "new_api_secret", "new_api_passphrase")
+        )
+        if creating or new_key:
+            self.add_error("can_trade", services.NEW_KEY_TRADE_MESSAGE)
+        elif refusal := ExchangeAccount.objects.get(pk=self.instance.pk).key_trade_refusal:
+            self.add_error("can_trade", refusal)
 
 
 class SyncStateInline(admin.TabularInline):
@@ -88,14 +105,31 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
     list_filter = ["exchange_id", "mode", "market_type", "can_trade", "is_active"]
     search_fields = ["label", "owner__username", "exchange_id"]
     list_select_related = ["owner"]
-    readonly_fields = ["masked_key", "last_sync_at", "last_error", "last_error_at", "created_at"]
+    readonly_fields = [
+        "masked_key",
+        "key_checked_at",
+        "key_can_withdraw",
+        "last_sync_at",
+        "last_error",
+        "last_error_at",
+        "created_at",
+    ]
     inlines = [SyncStateInline]
     actions = ["test_connection", "deactivate"]
     fieldsets = [
         (None, {"fields": ["owner", "label", "exchange_id", "mode", "market_type"]}),
         (
             "Credentials",
-            {"fields": ["masked_key", "new_api_key", "new_api_secret", "new_api_passphrase"]},
+            {
+                "fields": [
+                    "masked_key",
+                    "new_api_key",
+                    "new_api_secret",
+                    "new_api_passphrase",
+                    "key_checked_at",
+                    "key_can_withdraw",
+                ]
+            },
         ),
         ("Trading", {"fields": ["can_trade", "is_active"]}),
         ("Status", {"fields": ["last_sync_at", "last_error", "last_error_at", "created_at"]}),
@@ -121,13 +155,20 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
         }
         if change:
             # ``obj`` already carries the form's values; the service compares with the row.
-            services.account_update(
+            updated = services.account_update(
                 account=ExchangeAccount.objects.get(pk=obj.pk),
                 label=obj.label,
                 can_trade=obj.can_trade,
                 is_active=obj.is_active,
                 **credentials,
             )
+            if obj.can_trade and not updated.can_trade:
+                self.message_user(
+                    request,
+                    "A new key trades only once checked: trading is off until the connection "
+                    "test finds it cannot withdraw; run it, then enable trading.",
+                    messages.WARNING,
+                )
         else:
             created = services.account_create(
                 owner=obj.owner,

@@ -42,6 +42,12 @@ class ExchangeAccount(TimeStamped):
         default=False, help_text="Orders may be sent from this account. Off: read-only."
     )
     is_active = models.BooleanField(default=True)
+    # What the connection test read about the current key's permissions: when (None:
+    # never, or the key changed since) and whether it can withdraw (None: the exchange
+    # does not say). can_trade turns on only for a checked key that cannot withdraw, and
+    # a key that can withdraw never trades (the send path refuses it too).
+    key_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    key_can_withdraw = models.BooleanField(null=True, blank=True, editable=False)
     last_sync_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True, default="")
     last_error_at = models.DateTimeField(null=True, blank=True)
@@ -79,6 +85,39 @@ class ExchangeAccount(TimeStamped):
     @property
     def needs_credentials(self) -> bool:
         return self.mode != self.Mode.PAPER
+
+    @property
+    def key_trade_refusal(self) -> str:
+        """Why the current key may not switch trading on, or "" (the connection test
+        found it cannot withdraw; paper accounts have no key)."""
+        if not self.needs_credentials:
+            return ""
+        if self.key_can_withdraw:
+            return (
+                "This API key can withdraw funds: a key that can withdraw never trades. "
+                "Create a key without withdrawal permission, save it, and run the "
+                "connection test (POST /api/accounts/<id>/test/)."
+            )
+        if self.key_checked_at is None:
+            return (
+                "This API key's permissions have not been checked yet: run the connection "
+                "test (POST /api/accounts/<id>/test/), then enable trading."
+            )
+        return ""
+
+    def trading_refusal(self, *, reduce_only: bool = False) -> str:
+        """Why no order of this account may go to the exchange now, or "". A key known
+        to withdraw refuses everything; deactivation and can_trade off let reduce-only
+        orders through (a bracket's protective orders must still go)."""
+        if self.key_can_withdraw:
+            return "its API key can withdraw funds: a key that can withdraw never trades"
+        if reduce_only:
+            return ""
+        if not self.is_active:
+            return f"account {self.label!r} is deactivated"
+        if not self.can_trade:
+            return f"account {self.label!r} is read-only (can_trade is off)"
+        return ""
 
 
 class ExchangeSyncState(models.Model):

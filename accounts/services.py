@@ -6,6 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -13,11 +14,17 @@ from django.utils import timezone
 from accounts import gateway
 from accounts.errors import ExchangeFailure, Outcome, classify
 from accounts.models import Alert, ExchangeAccount, ExchangeSyncState
-from common.exceptions import ValidationFailed
+from common.exceptions import Conflict, ValidationFailed
+from common.keys import encrypting_with_development_key
 
 logger = logging.getLogger(__name__)
 
 _UNSET = object()
+NEW_KEY_TRADE_MESSAGE = (
+    "A new API key trades only after the connection test has checked that it cannot "
+    "withdraw: save the account without can_trade, run the test (POST "
+    "/api/accounts/<id>/test/, or the admin action), then enable trading."
+)
 WITHDRAW_KEY_MESSAGE = (
     "This API key can withdraw funds. Create a key without withdrawal permission "
     "on the exchange and save it here; trading is off for this account until then."
@@ -29,6 +36,7 @@ def _check_credentials(
 ) -> None:
     if mode == ExchangeAccount.Mode.PAPER:
         return
+    _refuse_live_with_development_key(mode)
     required = gateway.required_credentials(exchange_id)
     missing = [
         name
@@ -43,6 +51,18 @@ def _check_credentials(
         raise ValidationFailed(
             f"{exchange_id} needs {', '.join(missing)} for a {mode} account.",
             extra={"fields": missing},
+        )
+
+
+def _refuse_live_with_development_key(mode: str) -> None:
+    """Real keys are never encrypted with the public development key (common.keys)."""
+    if mode == ExchangeAccount.Mode.LIVE and encrypting_with_development_key(
+        settings.FIELD_ENCRYPTION_KEYS
+    ):
+        raise ValidationFailed(
+            "Live accounts are refused while FIELD_ENCRYPTION_KEYS starts with the public "
+            "development key: set a key of your own first (see README, 'Configuration').",
+            extra={"field": "mode"},
         )
 
 
@@ -64,8 +84,13 @@ def account_create(
 ) -> ExchangeAccount:
     """Store a new exchange account with its credentials encrypted.
 
-    Nothing is sent to the exchange here; ``account_check_connection`` does that.
+    Nothing is sent to the exchange here: on commit, the ``accounts.account_check_
+    connection`` task (``sync`` queue) checks the key, and records whether it can
+    withdraw. Trading cannot start before that check found a key that cannot:
+    ``can_trade=True`` is a Conflict for an account with credentials.
     """
+    if can_trade and mode != ExchangeAccount.Mode.PAPER:
+        raise Conflict(NEW_KEY_TRADE_MESSAGE, extra={"field": "can_trade"})
     gateway.validate_exchange(exchange_id=exchange_id, mode=mode, market_type=market_type)
     _check_credentials(
         exchange_id=exchange_id,
@@ -100,7 +125,17 @@ def account_create(
             extra={"field": "label"},
         ) from exc
     logger.info("account %s created (%s %s %s)", account.pk, exchange_id, mode, market_type)
+    _queue_key_check(account)
     return account
+
+
+def _queue_key_check(account: ExchangeAccount) -> None:
+    """Check a newly set key's permissions in a worker (``sync`` queue), never in the web
+    process: the exchange may be slow."""
+    if account.needs_credentials:
+        from accounts import tasks
+
+        tasks.account_check_connection.delay_on_commit(account.pk)
 
 
 def account_update(
@@ -117,6 +152,10 @@ def account_update(
 
     The exchange, mode and market type cannot change: orders and positions already
     recorded belong to them. Create a new account instead.
+
+    A new key is unchecked: trading switches off and its permissions are checked in a
+    worker on commit. ``can_trade=True`` is a Conflict unless the connection test
+    checked the current key and found it cannot withdraw (``key_trade_refusal``).
     """
     changes: dict = {}
     if label is not _UNSET and label != account.label:
@@ -140,12 +179,22 @@ def account_update(
         if value is not _UNSET and value
     }
     if credentials:
+        _refuse_live_with_development_key(account.mode)
         changes.update(credentials)
         if "api_key" in credentials:
             changes["key_last4"] = _last4(credentials["api_key"])
         # Errors recorded against the old key no longer describe this account.
         changes["last_error"] = ""
         changes["last_error_at"] = None
+        # Nor do its permissions: a new key trades only once checked.
+        changes["key_checked_at"] = None
+        changes["key_can_withdraw"] = None
+        if changes.get("can_trade"):
+            raise Conflict(NEW_KEY_TRADE_MESSAGE, extra={"field": "can_trade"})
+        if account.can_trade:
+            changes["can_trade"] = False
+    elif changes.get("can_trade") and (refusal := account.key_trade_refusal):
+        raise Conflict(refusal, extra={"field": "can_trade"})
     if not changes:
         return account
     for name, value in changes.items():
@@ -153,6 +202,8 @@ def account_update(
     account.save(update_fields=[*changes, "updated_at"])
     gateway.forget_client(account.pk)
     logger.info("account %s updated: %s", account.pk, ", ".join(sorted(changes)))
+    if credentials:
+        _queue_key_check(account)
     return account
 
 
@@ -207,13 +258,16 @@ def account_check_connection(*, account: ExchangeAccount) -> ConnectionResult:
 
     Calls the exchange outside any transaction, then writes the result on the account
     and its ``connection`` sync state. A key that can withdraw is refused: the check
-    fails and ``can_trade`` is switched off.
+    fails and ``can_trade`` is switched off. When the exchange answered, what it said of
+    the key's permissions is recorded (``key_checked_at``, ``key_can_withdraw``) - unless
+    the account changed meanwhile (a new key is checked by its own run).
     """
     now = timezone.now()
     if account.mode == ExchangeAccount.Mode.PAPER:
         return ConnectionResult(ok=True, checked_at=now, message="Paper accounts trade locally.")
 
     credentials = gateway.load_credentials(account)
+    version = account.updated_at
     can_withdraw = None
     try:
         client = gateway.build_client(account, credentials=credentials)
@@ -238,7 +292,13 @@ def account_check_connection(*, account: ExchangeAccount) -> ConnectionResult:
             error="WithdrawalPermission",
             message=WITHDRAW_KEY_MESSAGE,
         )
-        _record_connection(account=account, at=now, failure=failure, disable_trading=True)
+        _record_connection(
+            account=account,
+            at=now,
+            failure=failure,
+            disable_trading=True,
+            permissions=(version, True),
+        )
         return ConnectionResult(
             ok=False,
             checked_at=now,
@@ -249,7 +309,7 @@ def account_check_connection(*, account: ExchangeAccount) -> ConnectionResult:
             assets=assets,
             can_withdraw=True,
         )
-    _record_connection(account=account, at=now, failure=None)
+    _record_connection(account=account, at=now, failure=None, permissions=(version, can_withdraw))
     return ConnectionResult(
         ok=True,
         checked_at=now,
@@ -266,8 +326,15 @@ def _record_connection(
     at: datetime,
     failure: ExchangeFailure | None,
     disable_trading: bool = False,
+    permissions: tuple[datetime, bool | None] | None = None,
 ) -> None:
     with transaction.atomic():
+        if permissions is not None:
+            # Only for the key that was checked: the row as it was when the check began.
+            version, can_withdraw = permissions
+            ExchangeAccount.objects.filter(pk=account.pk, updated_at=version).update(
+                key_checked_at=at, key_can_withdraw=can_withdraw
+            )
         if failure is None:
             ExchangeAccount.objects.filter(pk=account.pk).update(
                 last_sync_at=at, last_error="", last_error_at=None
@@ -280,7 +347,16 @@ def _record_connection(
         sync_state_record(
             account=account, kind=ExchangeSyncState.Kind.CONNECTION, at=at, failure=failure
         )
-    account.refresh_from_db(fields=["last_sync_at", "last_error", "last_error_at", "can_trade"])
+    account.refresh_from_db(
+        fields=[
+            "last_sync_at",
+            "last_error",
+            "last_error_at",
+            "can_trade",
+            "key_checked_at",
+            "key_can_withdraw",
+        ]
+    )
     if disable_trading:
         gateway.forget_client(account.pk)
 

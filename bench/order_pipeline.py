@@ -332,7 +332,7 @@ class Bench:
         self.token = Token.objects.create(user=self.user).key
 
     def add_accounts(self, count: int) -> list[int]:
-        from accounts.services import account_create
+        from accounts.services import account_check_connection, account_create, account_update
 
         made = []
         for _ in range(count):
@@ -345,8 +345,10 @@ class Bench:
                 market_type="spot",
                 api_key=sim["api_key"],
                 api_secret=sim["secret"],
-                can_trade=True,
             )
+            # A key trades once the connection test found it cannot withdraw.
+            account_check_connection(account=account)
+            account_update(account=account, can_trade=True)
             self.sim_ids[account.pk] = sim["account_id"]
             made.append(account.pk)
         self.keep_caches_warm()

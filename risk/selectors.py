@@ -158,12 +158,14 @@ def risk_inputs(
     minute_ago: datetime,
     owner_id: int | None = None,
     strategy: str = "",
+    exclude_order_id: int | None = None,
 ) -> RiskInputs:
     """The account's balances, open positions, working orders in ``symbol`` (not
     reduce-only), realized P&L since ``day_start``, last loss on ``symbol``, orders
     created since ``minute_ago``, the global kill switch, the worst run of failed
     exchange calls and (with ``owner_id``) the owner's enabled limits at the global,
-    account and ``strategy`` scopes - one statement."""
+    account and ``strategy`` scopes - one statement. ``exclude_order_id``: an order left
+    out of the working orders (the one an amendment would change)."""
     balance = Balance._meta.db_table
     position = Position._meta.db_table
     order = Order._meta.db_table
@@ -206,6 +208,7 @@ def risk_inputs(
     }
           FROM {order}
          WHERE account_id = %s AND symbol = %s AND reduce_only = %s AND status IN ({marks})
+           AND id <> %s
          GROUP BY side
         UNION ALL
         {limits_sql}
@@ -231,6 +234,7 @@ def risk_inputs(
         symbol,
         False,
         *working,
+        exclude_order_id or 0,
         *limits_params,
         account_id,
         day_start,

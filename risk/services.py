@@ -191,10 +191,19 @@ def _check_breakers(
         _publish_state(account.pk, state)
 
 
-def _assess(account: ExchangeAccount, *, symbol: str, prices: dict, now, strategy: str = ""):
+def _assess(
+    account: ExchangeAccount,
+    *,
+    symbol: str,
+    prices: dict,
+    now,
+    strategy: str = "",
+    exclude_order_id: int | None = None,
+):
     """Under the account's lock: its limits, its snapshot, and the breakers checked (a
     breached limit trips one). Returns (state, limits, snapshot); the caller's
-    transaction holds the lock."""
+    transaction holds the lock. ``exclude_order_id``: a working order the snapshot leaves
+    out (an amendment's order: the proposal replaces its exposure)."""
     state = lock_state(account)
     before = (state.equity_peak, state.breaker)
     inputs = risk_inputs(
@@ -204,6 +213,7 @@ def _assess(account: ExchangeAccount, *, symbol: str, prices: dict, now, strateg
         minute_ago=now - timedelta(minutes=1),
         owner_id=account.owner_id,
         strategy=strategy,
+        exclude_order_id=exclude_order_id,
     )
     limits = rules.merge_limits(*inputs.limits)
     snapshot = build_snapshot(state=state, symbol=symbol, prices=prices, now=now, inputs=inputs)
@@ -243,7 +253,9 @@ class RiskGate:
         self, *, account: ExchangeAccount, order: Order, prepared: dict, actor: str, context: dict
     ) -> RiskDecision:
         """Decide under the account's lock (the caller's transaction). The decision is
-        returned unsaved: ``record`` stores it with the order it lets through."""
+        returned unsaved: ``record`` stores it with the order it lets through.
+        ``context["amends"]``: the order an amendment changes - ``order`` is what it
+        would become, so that order's own working exposure is left out."""
         now = timezone.now()
         _, limits, snapshot = _assess(
             account,
@@ -251,6 +263,7 @@ class RiskGate:
             prices=prepared["prices"],
             now=now,
             strategy=context.get("strategy", ""),
+            exclude_order_id=context.get("amends"),
         )
         price = order.price or order.stop_price or snapshot.last_price
         if price is None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -98,6 +99,24 @@ class SignalSource(TimeStamped):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+    def clean(self) -> None:
+        """The allowlist is addresses and networks (normalised), and the account and the
+        group the source trades on are its owner's (admin forms call this)."""
+        from strategies.allowlist import parse_allowlist
+
+        errors = {}
+        try:
+            self.allowed_ips = [str(net) for net in parse_allowlist(self.allowed_ips or [])]
+        except ValueError as exc:
+            errors["allowed_ips"] = str(exc)
+        if self.owner_id is not None:
+            if self.account_id is not None and self.account.owner_id != self.owner_id:
+                errors["account"] = "This account belongs to another user."
+            if self.account_group_id is not None and self.account_group.owner_id != self.owner_id:
+                errors["account_group"] = "This group belongs to another user."
+        if errors:
+            raise ValidationError(errors)
 
 
 class Signal(models.Model):

@@ -27,19 +27,72 @@ def beat_sent_heartbeat() -> None:
     beat_heartbeat.apply_async(expires=30)
 
 
-@pytest.mark.integration
-def test_healthz_is_200_when_database_redis_worker_and_beat_answer(client, orders_worker):
-    beat_sent_heartbeat()
+def timed_get(client, path="/healthz"):
+    client.get(path)  # a process's first request loads the URLconf and middleware (~150 ms)
+    started = time.monotonic()
+    response = client.get(path)
+    return response, time.monotonic() - started
 
-    response = client.get("/healthz")
+
+@pytest.fixture
+def heartbeating_worker(start_worker, settings):
+    """A real worker consuming ``orders`` whose heartbeat this test process can read."""
+    return start_worker(TEST_CACHE_KEY_PREFIX=settings.CACHES["default"]["KEY_PREFIX"])
+
+
+@pytest.mark.integration
+def test_healthz_is_200_when_database_redis_worker_and_beat_answer(
+    client, heartbeating_worker, wait_for
+):
+    beat_sent_heartbeat()
+    wait_for(
+        lambda: cache.get(health.worker_heartbeat_key("orders")) is not None,
+        timeout=30,
+        message="the worker's first heartbeat",
+    )
+
+    response, elapsed = timed_get(client)
 
     body = response.json()
     assert response.status_code == 200, body
     assert body["status"] == "ok"
     assert set(body["checks"]) == {"database", "redis", "worker", "beat", "sync"}
     assert all(check["ok"] for check in body["checks"].values())
-    assert orders_worker in body["checks"]["worker"]["workers"]
+    assert body["checks"]["worker"]["last_heartbeat_age_seconds"] < 30
     assert body["checks"]["beat"]["last_heartbeat_age_seconds"] < 5
+    # No broadcast waited on: the old inspect() took a full second every time.
+    assert elapsed < 0.1
+    assert heartbeating_worker.hostname.split("@")[0] not in response.content.decode()
+
+
+def test_healthz_answers_in_milliseconds_naming_the_worker_when_none_ever_reported(client):
+    cache.delete(health.worker_heartbeat_key("orders"))
+    beat_sent_heartbeat()
+
+    response, elapsed = timed_get(client)
+
+    body = response.json()
+    assert response.status_code == 503
+    assert body["failing"] == ["worker"]
+    assert "orders" in body["checks"]["worker"]["error"]
+    assert elapsed < 0.1
+
+
+def test_healthz_names_the_orders_worker_when_its_heartbeat_is_stale(client, settings):
+    stale = time.time() - settings.HEALTH_WORKER_MAX_AGE_SECONDS - 5
+    cache.set(health.worker_heartbeat_key("orders"), stale)
+    cache.set(health.worker_heartbeat_key("sync"), time.time())
+    beat_sent_heartbeat()
+
+    response, elapsed = timed_get(client)
+
+    body = response.json()
+    assert response.status_code == 503
+    assert body["failing"] == ["worker"]
+    assert body["checks"]["worker"]["last_heartbeat_age_seconds"] > (
+        settings.HEALTH_WORKER_MAX_AGE_SECONDS
+    )
+    assert elapsed < 0.1
 
 
 def test_healthz_is_503_naming_redis_and_worker_fast_when_redis_is_down(
@@ -87,8 +140,13 @@ def test_healthz_is_503_naming_beat_when_it_never_sent_a_heartbeat(client):
 
 @pytest.mark.integration
 def test_healthz_is_503_naming_worker_when_no_worker_consumes_the_queue(
-    client, orders_worker, monkeypatch
+    client, heartbeating_worker, monkeypatch, wait_for
 ):
+    wait_for(
+        lambda: cache.get(health.worker_heartbeat_key("orders")) is not None,
+        timeout=30,
+        message="the worker's first heartbeat",
+    )
     monkeypatch.setattr(health, "WORKER_QUEUE", "a-queue-nobody-consumes")
     beat_sent_heartbeat()
 

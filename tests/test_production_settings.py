@@ -70,3 +70,38 @@ def test_check_deploy_reports_no_security_warning():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [
+        "notakey",
+        "CwhxhlZVH3ye43a03qrozS9z9JddDaKIDQorCm-XHRQ=",  # the development key
+        f"{REQUIRED['FIELD_ENCRYPTION_KEYS']},CwhxhlZVH3ye43a03qrozS9z9JddDaKIDQorCm-XHRQ=",
+    ],
+    ids=["not-a-key", "development-key", "development-key-as-fallback"],
+)
+def test_production_refuses_a_bad_or_public_field_encryption_key(keys):
+    started = run_production(
+        ["-c", "import trading_site.settings.production"], FIELD_ENCRYPTION_KEYS=keys
+    )
+
+    assert started.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS entry" in started.stderr
+
+
+@pytest.mark.parametrize(
+    ("keys", "error"),
+    [
+        (["notakey"], "common.E001"),
+        (["CwhxhlZVH3ye43a03qrozS9z9JddDaKIDQorCm-XHRQ="], "common.E002"),
+    ],
+)
+def test_the_deploy_check_fails_on_a_bad_or_public_field_encryption_key(settings, keys, error):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.FIELD_ENCRYPTION_KEYS = keys
+
+    with pytest.raises(SystemCheckError, match=error):
+        call_command("check", "--deploy", "--tag", "security")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 
-from celery import Celery, signals
+from celery import Celery, bootsteps, signals
 from django.db import close_old_connections
 from kombu import Queue
 
@@ -18,6 +19,48 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # never delays an order. Workers choose queues with -Q.
 app.conf.task_queues = [Queue(name) for name in ("orders", "sync", "strategies", "default")]
 app.autodiscover_tasks()
+logger = logging.getLogger(__name__)
+
+
+class QueueHeartbeat(bootsteps.StartStopStep):
+    """Stamps "a worker consumes these queues, now" in the cache every
+    HEALTH_WORKER_HEARTBEAT_SECONDS from the consumer's own timer, for /healthz to read
+    (common.health.check_worker). A consumer that lost the broker is stopped, and so is
+    its heartbeat."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def __init__(self, parent, **kwargs):
+        self.tref = None
+        super().__init__(parent, **kwargs)
+
+    def start(self, parent) -> None:
+        from django.conf import settings
+
+        queues = sorted(queue.name for queue in parent.task_consumer.queues)
+        self._stamp(queues)
+        self.tref = parent.timer.call_repeatedly(
+            settings.HEALTH_WORKER_HEARTBEAT_SECONDS, self._stamp, (queues,), priority=10
+        )
+
+    def stop(self, parent) -> None:
+        if self.tref is not None:
+            self.tref.cancel()
+            self.tref = None
+
+    shutdown = stop
+
+    @staticmethod
+    def _stamp(queues: list[str]) -> None:
+        from common.health import record_worker_heartbeat
+
+        try:
+            record_worker_heartbeat(queues)
+        except Exception as exc:  # noqa: BLE001 - a missed stamp shows as a stale heartbeat
+            logger.warning("worker heartbeat not recorded: %s", exc)
+
+
+app.steps["consumer"].add(QueueHeartbeat)
 
 
 # Database connections live as long as CONN_MAX_AGE says, as for web requests. Celery's

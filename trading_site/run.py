@@ -385,10 +385,27 @@ def ensure_demo_admin() -> None:
         return
     password = secrets.token_urlsafe(12)
     user_model.objects.create_superuser(DEMO_ADMIN_USERNAME, "admin@localhost", password)
+    path = write_admin_password(password)
     print(  # noqa: T201
         f"created the demo admin user - log in at {login_url} as {DEMO_ADMIN_USERNAME!r} "
-        f"with password {password!r}. It is shown only this once and stored only hashed."
+        f"with the password in {path} (readable only by you; delete it once you have "
+        "logged in - it is stored only hashed)."
     )
+
+
+def write_admin_password(password: str) -> Path:
+    """The demo admin's password in ``var/admin-password`` (0600, var/ 0700), never on
+    the console: `make run`'s output is often kept (a terminal's scrollback, `make run >
+    log`, CI), and the supervisor pipes every child's output, so a TTY test here could
+    not tell a terminal from a log file."""
+    from common.keys import private_dir
+
+    path = private_dir(Path(os.environ.get("VAR_DIR") or BASE_DIR / "var")) / "admin-password"
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(password + "\n")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:

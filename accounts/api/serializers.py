@@ -38,6 +38,8 @@ class AccountOutput(serializers.ModelSerializer):
             "market_type",
             "masked_key",
             "can_trade",
+            "key_checked_at",
+            "key_can_withdraw",
             "is_active",
             "last_sync_at",
             "last_error",

@@ -50,7 +50,6 @@ def test_creating_through_the_admin_encrypts_and_masks(staff_client, admin_user)
             "new_api_key": KEY,
             "new_api_secret": SECRET,
             "new_api_passphrase": "",
-            "can_trade": "on",
             "is_active": "on",
             "sync_states-TOTAL_FORMS": "0",
             "sync_states-INITIAL_FORMS": "0",

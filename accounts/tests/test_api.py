@@ -18,7 +18,6 @@ def valid_payload(**overrides):
         "market_type": "spot",
         "api_key": KEY,
         "api_secret": SECRET,
-        "can_trade": True,
     }
     payload.update(overrides)
     return payload
@@ -32,7 +31,7 @@ def test_creating_an_account_stores_it_and_returns_only_the_masked_key(api, user
     assert KEY not in body and SECRET not in body
     assert response.json()["masked_key"] == "****WXYZ"
     account = ExchangeAccount.objects.get(owner=user)
-    assert account.label == "main" and account.can_trade is True
+    assert account.label == "main" and account.can_trade is False
 
 
 def test_no_api_response_contains_a_credential(api, user):

@@ -144,11 +144,15 @@ class OrderViewSet(
         order = services.order_cancel(order=self.get_object(), actor=user_actor(request.user))
         return Response(OrderOutput(order).data)
 
-    @extend_schema(request=AmendInput, responses={202: OrderOutput})
+    @extend_schema(
+        request=AmendInput, responses={202: OrderOutput, 400: None, 403: None, 409: None}
+    )
     @action(detail=True, methods=["post"])
     def amend(self, request, pk=None):
         """New price and/or amount. Answers with the order that will carry the change: this
-        one (modified in place) or its replacement (cancel-replace)."""
+        one (modified in place) or its replacement (cancel-replace). An amendment passes
+        the risk gate like a new order: refused (403) when trading is halted, the account
+        may not trade, or a limit says no."""
         data = AmendInput(data=request.data)
         data.is_valid(raise_exception=True)
         order = services.order_amend(

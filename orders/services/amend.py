@@ -5,6 +5,12 @@ Binance USD-M's modify keeps the order id), the order is changed in place. Other
 (Binance spot's cancelReplace, or no editOrder at all) the order is replaced: a new
 order with its own client order id, linked to the old one by ``replaces``, and events
 on both. Amendments are requested here and sent by the ``orders.order_amend_send`` task.
+
+An amendment is a new proposal: it passes the pre-trade gate (settings.ORDER_GATE) like
+a new order, under the account's lock, with a decision row; and its send re-checks the
+account (active, can_trade, a key that cannot withdraw) and the halts (kill switches,
+breaker). Only a reduce-only amendment that does not grow passes a halt: taking risk
+off is what a halt is for.
 """
 
 from __future__ import annotations
@@ -12,16 +18,18 @@ from __future__ import annotations
 import logging
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from accounts import gateway
 from accounts.errors import Outcome, classify
-from common.exceptions import Conflict, ValidationFailed
+from common.exceptions import Conflict, PermissionDenied, ValidationFailed
 from orders import events, tasks, venue
 from orders.models import Order, OrderEvent
-from orders.services.common import WORKER, publish_order
-from orders.services.submit import market_rules_for
+from orders.services.common import WORKER, order_transition, publish_order
+from orders.services.submit import OrderRefused, market_rules_for, order_gate
 from orders.services.updates import order_apply_update
 from orders.states import Status
 
@@ -38,6 +46,14 @@ def order_amend(
     Returns the order that will carry the amendment: the same order when the venue
     modifies in place, else the new replacing order (``pending``). The change is sent on
     commit; until the venue answers, the old values stand.
+
+    The amended order is a new proposal for the gate: what would rest after the change
+    (new amount less what filled, at the new price), with the order's own working
+    exposure left out of the account's snapshot. A reduce-only order that grows is
+    proposed as an ordinary one (more of it is new risk). The gate decides under the
+    account's lock in the transaction that records the request, and its decision is a
+    row (linked to the replacing order, or carrying ``amends`` in its context); a
+    refusal is raised as ``OrderRefused`` after that transaction commits.
     """
     if amount is None and price is None:
         raise ValidationFailed("Give a new price, a new amount, or both.")
@@ -63,14 +79,55 @@ def order_amend(
         raise ValidationFailed("price must be greater than zero.", extra={"field": "price"})
     if new_amount == order.amount and new_price == order.price:
         return order
-    in_place = order.account.market_type != order.account.MarketType.SPOT and bool(
-        gateway.get_client(order.account).has.get("editOrder")
+    account = order.account
+    if refusal := account.trading_refusal():
+        raise PermissionDenied(f"Not amended: {refusal}.")
+    in_place = account.market_type != account.MarketType.SPOT and bool(
+        gateway.get_client(account).has.get("editOrder")
     )
-    with transaction.atomic():
+    grows = new_amount > order.amount
+    proposal = Order(
+        account=account,
+        symbol=order.symbol,
+        side=order.side,
+        type=order.type,
+        amount=new_amount - order.filled,
+        remaining=new_amount - order.filled,
+        price=new_price,
+        reduce_only=order.reduce_only and not grows,
+        post_only=order.post_only,
+    )
+    gate = order_gate()
+    prepared = gate.prepare(account=account, order=proposal) if gate else None
+    verdict = None
+    refusal = ""
+    with transaction.atomic(durable=True):
+        # The gate first: it locks the account's risk state, which comes before orders in
+        # the lock order.
+        if gate is not None:
+            verdict = gate.check(
+                account=account,
+                order=proposal,
+                prepared=prepared,
+                actor=actor,
+                context={"amends": order.pk},
+            )
+            refusal = verdict.reason if not verdict.approved else ""
         locked = Order.objects.select_for_update().get(pk=order.pk)
         if locked.status not in AMENDABLE:
             raise Conflict(f"The order is {locked.status}; only a resting order can be amended.")
-        if in_place:
+        if refusal:
+            gate.record(verdict=verdict, order=None)
+            events.record_status(
+                order=locked,
+                type="order.amend_refused",
+                old_status=locked.status,
+                actor=actor,
+                reason=refusal,
+            )
+        elif in_place:
+            if gate is not None:
+                gate.record(verdict=verdict, order=None)
             event = OrderEvent.objects.create(
                 order=locked,
                 type="order.amend_requested",
@@ -86,37 +143,60 @@ def order_amend(
             )
             tasks.order_amend_send.delay_on_commit(event.pk)
             return locked
-        if Order.objects.filter(replaces=locked).exists():
+        elif Order.objects.filter(replaces=locked).exists():
             raise Conflict("An amendment of this order is already on its way.")
-        replacement = Order.objects.create(
-            account=locked.account,
-            symbol=locked.symbol,
-            side=locked.side,
-            type=locked.type,
-            time_in_force=locked.time_in_force,
-            amount=new_amount - locked.filled,
-            remaining=new_amount - locked.filled,
-            price=new_price,
-            reduce_only=locked.reduce_only,
-            post_only=locked.post_only,
-            client_order_id=venue.client_order_id(account_id=locked.account_id),
-            status=Status.PENDING,
-            origin=locked.origin,
-            created_by=locked.created_by,
-            replaces=locked,
-        )
-        events.record_created(order=replacement, actor=actor)
-        events.record_status(
-            order=locked,
-            type="order.replace_requested",
-            old_status=locked.status,
-            actor=actor,
-            reason=f"replaced by {replacement.client_order_id}: "
-            f"{replacement.amount} @ {replacement.price}",
-        )
-        tasks.order_replace_send.delay_on_commit(replacement.pk)
-        publish_order(replacement)
+        else:
+            replacement = _replacement(locked, amount=new_amount, price=new_price, actor=actor)
+            if gate is not None:
+                gate.record(verdict=verdict, order=replacement)
+    if refusal:
+        raise OrderRefused(f"Not amended: {refusal}", record=verdict)
     return replacement
+
+
+def _replacement(locked: Order, *, amount: Decimal, price: Decimal, actor: str) -> Order:
+    """The order that replaces ``locked`` (locked by the caller), queued on commit."""
+    replacement = Order.objects.create(
+        account=locked.account,
+        symbol=locked.symbol,
+        side=locked.side,
+        type=locked.type,
+        time_in_force=locked.time_in_force,
+        amount=amount - locked.filled,
+        remaining=amount - locked.filled,
+        price=price,
+        reduce_only=locked.reduce_only,
+        post_only=locked.post_only,
+        client_order_id=venue.client_order_id(account_id=locked.account_id),
+        status=Status.PENDING,
+        origin=locked.origin,
+        created_by=locked.created_by,
+        replaces=locked,
+    )
+    events.record_created(order=replacement, actor=actor)
+    events.record_status(
+        order=locked,
+        type="order.replace_requested",
+        old_status=locked.status,
+        actor=actor,
+        reason=f"replaced by {replacement.client_order_id}: "
+        f"{replacement.amount} @ {replacement.price}",
+    )
+    tasks.order_replace_send.delay_on_commit(replacement.pk)
+    publish_order(replacement)
+    return replacement
+
+
+def _send_refusal(order: Order, *, grows: bool) -> str:
+    """Why an amendment of ``order`` may not go to the venue now, or "": the account
+    (deactivated, read-only, a key that can withdraw) and the halts (settings.
+    ORDER_SEND_GUARD), which only a reduce-only amendment that does not grow passes."""
+    if refusal := order.account.trading_refusal():
+        return refusal
+    path = getattr(settings, "ORDER_SEND_GUARD", "")
+    if not path or (order.reduce_only and not grows):
+        return ""
+    return import_string(path)(account_id=order.account_id)
 
 
 def order_amend_send(*, event_id: int) -> str:
@@ -126,6 +206,17 @@ def order_amend_send(*, event_id: int) -> str:
     if order.status not in AMENDABLE:
         return "done"
     account = order.account
+    grows = (requested.new_remaining or 0) > (requested.old_remaining or 0)
+    if refusal := _send_refusal(order, grows=grows):
+        with transaction.atomic():
+            events.record_status(
+                order=order,
+                type="order.amend_refused",
+                old_status=order.status,
+                actor=WORKER,
+                reason=f"not sent: {refusal}",
+            )
+        return "done"
     client = gateway.get_client(account, priority="orders")
     new_amount = requested.new_remaining + order.filled
     try:
@@ -183,6 +274,31 @@ def order_replace_send(*, order_id: int) -> str:
     accepted the new order, the old one is cancelled.
     """
     now = timezone.now()
+    pending = Order.objects.select_related("account", "replaces").filter(pk=order_id).first()
+    if pending is None or pending.status != Status.PENDING:
+        return "done"
+    previous = pending.replaces
+    grows = pending.amount > previous.amount - previous.filled
+    if refusal := _send_refusal(pending, grows=grows):
+        moved = order_transition(
+            pending,
+            expected=Status.PENDING,
+            target=Status.CANCELED,
+            event=events.HALTED,
+            reason=f"not sent: {refusal}",
+            closed_at=now,
+            next_step_at=None,
+        )
+        if moved:
+            with transaction.atomic():
+                events.record_status(
+                    order=previous,
+                    type="order.amend_refused",
+                    old_status=previous.status,
+                    actor=WORKER,
+                    reason=f"{pending.client_order_id} not sent: {refusal}",
+                )
+        return "done"
     with transaction.atomic():
         claimed = Order.objects.filter(pk=order_id, status=Status.PENDING).update(
             status=Status.SUBMITTING, submitted_at=now, updated_at=now

@@ -56,8 +56,10 @@ def order_send(*, order_id: int) -> SendResult:
     sets it to when a send with no answer counts as stuck: the sweep performs whatever a
     lost task (a countdown gone with its worker) did not.
 
-    Before anything, the send guard (settings.ORDER_SEND_GUARD: the kill switch) may
-    stop it: an order queued before trading was halted is cancelled here, never sent.
+    Before anything, the account (deactivated, read-only, a key that can withdraw) and
+    the send guard (settings.ORDER_SEND_GUARD: the kill switch) may stop it: an order
+    queued before trading was halted is cancelled here, never sent. Reduce-only orders
+    pass all but a key that can withdraw, so a position can always be protected.
     """
     # One read of the order and one of its account serve the guard, the claim and the send.
     order = one_row(Order, "id = %s", [order_id])
@@ -75,7 +77,7 @@ def order_send(*, order_id: int) -> SendResult:
             next_step_at=due_in(RECHECK_SECONDS, now=now)
         )
         return SendResult("retry", delay=RECHECK_SECONDS)
-    if halted := _halted(order):
+    if halted := order.account.trading_refusal(reduce_only=order.reduce_only) or _halted(order):
         order_transition(
             order,
             expected=Status.PENDING,

@@ -100,9 +100,7 @@ def test_spot_holdings_and_realized_pnl_come_from_our_fills_with_fees(make_sim_a
     trade(account, "sell", "0.04", symbol="BTC/USDT")  # at 61999.99, fee 2.4799996 USDT
     services.positions_apply_fills(account_id=account.pk)
     position.refresh_from_db()
-    realized = (Decimal("61999.99") - position.entry_price) * Decimal("0.04") - Decimal(
-        "2.4799996"
-    )
+    realized = (Decimal("61999.99") - position.entry_price) * Decimal("0.04") - Decimal("2.4799996")
     assert position.contracts == Decimal("0.0599")
     assert position.realized_pnl == realized.quantize(Decimal("1e-18"))
     assert RealizedPnl.objects.get(account=account).amount == position.realized_pnl

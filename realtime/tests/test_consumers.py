@@ -161,7 +161,11 @@ async def test_logging_out_closes_that_sessions_sockets_only():
     laptop = await _connect_with_session(alice, "laptop-session")
     phone = await _connect_with_session(alice, "phone-session")
 
-    request = SimpleNamespace(session=SimpleNamespace(session_key="laptop-session"))
+    from django.test import RequestFactory
+
+    # A real request: logout's other receivers (django-axes) read its headers.
+    request = RequestFactory().post("/logout/")
+    request.session = SimpleNamespace(session_key="laptop-session")
     await database_sync_to_async(user_logged_out.send)(
         sender=type(alice), request=request, user=alice
     )

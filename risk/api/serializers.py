@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from accounts.models import ExchangeAccount
 from common.api import StrictInput
 from risk.models import RiskDecision, RiskEvent, RiskLimit, RiskState
 
@@ -21,10 +22,17 @@ class RiskLimitSerializer(StrictInput, serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "created_at", "updated_at"]
 
-    def validate_account(self, account):
-        if account is not None and account.owner_id != self.context["request"].user.pk:
-            raise serializers.ValidationError("No such account.")
-        return account
+    def get_fields(self):
+        # Only the user's own accounts can be named, and another user's account answers
+        # exactly like a missing one: the message is no oracle of which ids exist.
+        fields = super().get_fields()
+        account = fields["account"]
+        request = self.context.get("request")
+        owner = getattr(request, "user", None)
+        account.queryset = ExchangeAccount.objects.filter(owner_id=getattr(owner, "pk", None))
+        account.error_messages["does_not_exist"] = "No such account."
+        account.error_messages["incorrect_type"] = "No such account."
+        return fields
 
     def validate_allowed_symbols(self, value):
         if value is not None and (

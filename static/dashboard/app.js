@@ -272,7 +272,10 @@ document.getElementById("account-form")?.addEventListener("submit", async (event
   event.preventDefault();
   const form = event.currentTarget;
   const body = formBody(form);
-  body.can_trade = form.elements.can_trade.checked;
+  // Trading turns on only after the connection test has checked the key (it must not
+  // be able to withdraw): created read-only, switched on below once the test passed.
+  const wantsTrading = form.elements.can_trade.checked;
+  delete body.can_trade;
   await busy(form.querySelector("button[type=submit]"), async () => {
     const created = await api("POST", "/api/accounts/", body);
     if (!created.ok) return message(form, created.error, false);
@@ -285,8 +288,14 @@ document.getElementById("account-form")?.addEventListener("submit", async (event
         ? `Account ${created.data.label} added: connected (${tested.data.markets} markets).`
         : `Account ${created.data.label} added, but the connection failed: ${tested.data.message || tested.data.error}`
       : tested.error;
+    let account = created.data;
+    if (wantsTrading && tested.ok && tested.data.ok) {
+      const enabled = await api("PATCH", `/api/accounts/${account.id}/`, { can_trade: true });
+      if (enabled.ok) account = enabled.data;
+      else return message(form, enabled.error, false);
+    }
     message(form, text, tested.ok && tested.data.ok);
-    addAccountRow({ ...created.data, connection: tested.ok && tested.data.ok ? "synced" : "error" });
+    addAccountRow({ ...account, connection: tested.ok && tested.data.ok ? "synced" : "error" });
     context.labels.set(created.data.id, created.data.label);
     live.reconnect(); // join the new account's group
   });

@@ -10,14 +10,17 @@ from rest_framework.views import APIView
 
 from common.api import IntLookupMixin, client_ip
 from common.db import one_row
-from common.exceptions import NotFound, PermissionDenied
+from common.exceptions import PermissionDenied
+from common.throttling import WebhookSourceThrottle
 from strategies import services
+from strategies.allowlist import address_allowed
 from strategies.api.serializers import SignalInput, SignalOutput, StrategyOutput, WebhookInput
 from strategies.models import Signal, SignalSource, Strategy
 
 # TradingView's published sender addresses (www.tradingview.com/support/solutions/
 # 43000529348): the default allowlist of a webhook source that switches the check on.
 TRADINGVIEW_IPS = ["52.89.214.238", "34.212.75.30", "54.218.53.128", "52.32.178.7"]
+REFUSED = "Alert refused: unknown webhook, sender not allowed, or wrong secret."
 
 
 class SignalViewSet(
@@ -58,23 +61,27 @@ class TradingViewWebhook(APIView):
 
     authentication_classes = []
     permission_classes = [permissions.AllowAny]
-    throttle_classes = []
+    # Per source, before anything is read: a flood costs one INCR per alert (429 with
+    # Retry-After past WEBHOOK_RATE_PER_SOURCE).
+    throttle_classes = [WebhookSourceThrottle]
 
-    @extend_schema(request=WebhookInput, responses={202: None, 200: None})
+    @extend_schema(request=WebhookInput, responses={202: None, 200: None, 403: None, 429: None})
     def post(self, request, source_id: int):
         source = one_row(
             SignalSource, "id = %s AND kind = %s", [source_id, SignalSource.Kind.WEBHOOK]
         )
+        # A missing source, an address off the allowlist and a wrong secret answer alike:
+        # the answer tells a prober nothing about which ids exist or what is checked.
         if source is None:
-            raise NotFound("No such webhook.")
-        if source.ip_allowlist_enabled:
-            allowed = source.allowed_ips or TRADINGVIEW_IPS
-            if client_ip(request) not in allowed:
-                raise PermissionDenied("This address may not send alerts to this webhook.")
+            raise PermissionDenied(REFUSED)
+        if source.ip_allowlist_enabled and not address_allowed(
+            client_ip(request), source.allowed_ips or TRADINGVIEW_IPS
+        ):
+            raise PermissionDenied(REFUSED)
         if not isinstance(request.data, dict) or not services.source_check_secret(
             source=source, secret=request.data.get("secret")
         ):
-            raise PermissionDenied("Wrong or missing secret.")
+            raise PermissionDenied(REFUSED)
         data = WebhookInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)

@@ -8,6 +8,7 @@ defaults; ``production`` has none and refuses to start without its secrets.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -34,6 +35,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "axes",
     "django_celery_beat",
     "channels",
     "common",
@@ -55,8 +58,11 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.middleware.PrivateNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "trading_site.urls"
@@ -136,6 +142,23 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "staticfiles"
 
 LOGIN_URL = "admin:login"
+# Login attempt limits (django-axes) for the dashboard and admin logins: after
+# LOGIN_FAILURE_LIMIT failures for one user name, or from one address, further attempts
+# are refused with 429 for LOGIN_LOCKOUT_MINUTES - the right password included. Counted
+# in the cache (Redis): a flood of bad logins writes no row.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_CLIENT_IP_CALLABLE = "common.api.client_ip"
+AXES_RESET_ON_SUCCESS = True
+# Messages live in the session (server side), not in a cookie: a cookie is signed, not
+# encrypted, and some messages carry what is shown once (a new webhook secret).
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 
 # --- Redis: Celery broker, Channels layer, cache -------------------------------------------
 # REDIS_URL is required outside local/test; those start an embedded server when unset.
@@ -262,12 +285,30 @@ REST_FRAMEWORK = {
     "COERCE_DECIMAL_TO_STRING": True,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
+    # A fixed window per identity, one Redis INCR per request (common/throttling.py).
+    # Generous for a trading API (100 requests/s per user); the webhook is limited per
+    # source; anonymous requests (only the views that allow them) per address.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "common.throttling.UserThrottle",
+        "common.throttling.AnonThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": env.str("API_RATE_USER", default="6000/min"),
+        "anon": env.str("API_RATE_ANON", default="120/min"),
+        "webhook": env.str("WEBHOOK_RATE_PER_SOURCE", default="600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Trading platform API",
     "DESCRIPTION": "Place and cancel orders, send signals, read accounts, positions and risk.",
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema and its Swagger UI are for our users, not the public; and the UI comes
+    # from our own static files (drf-spectacular-sidecar), not a CDN at @latest.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Choice sets that share a field name across models get names of their own.
     "ENUM_NAME_OVERRIDES": {
         "OrderSideEnum": "orders.models.Order.Side",
@@ -296,6 +337,10 @@ MARKETS_CACHE_SECONDS = env.int("MARKETS_CACHE_SECONDS", default=3 * 3600)
 EXCHANGE_TIMEOUT_MS = env.int("EXCHANGE_TIMEOUT_MS", default=10_000)
 # /healthz: beat counts as stale when its heartbeat is older than this.
 HEALTH_BEAT_MAX_AGE_SECONDS = env.int("HEALTH_BEAT_MAX_AGE_SECONDS", default=120)
+# Every worker stamps a heartbeat per queue it consumes this often; /healthz counts the
+# orders worker as down when the stamp is older than the maximum age.
+HEALTH_WORKER_HEARTBEAT_SECONDS = env.float("HEALTH_WORKER_HEARTBEAT_SECONDS", default=5.0)
+HEALTH_WORKER_MAX_AGE_SECONDS = env.int("HEALTH_WORKER_MAX_AGE_SECONDS", default=30)
 # /healthz: checks of the domain apps, by name (common must not import them).
 HEALTH_EXTRA_CHECKS = {"sync": "accounts.health.check_syncs"}
 # /healthz fails, naming the account and kind, when an active account's trades, orders,

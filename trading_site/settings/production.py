@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured
 
+from common.checks import field_key_problems
+
 from .base import *  # noqa: F403
 from .base import database_config, env, redis_settings
 
@@ -23,6 +25,10 @@ ALLOWED_HOSTS = required("DJANGO_ALLOWED_HOSTS", env.list("DJANGO_ALLOWED_HOSTS"
 FIELD_ENCRYPTION_KEYS = required(
     "FIELD_ENCRYPTION_KEYS", env.list("FIELD_ENCRYPTION_KEYS", default=[])
 )
+# Also a system check (common.checks, `check --deploy`); here it stops every process at
+# start-up, as a missing secret does.
+if _key_problems := field_key_problems(FIELD_ENCRYPTION_KEYS):
+    raise ImproperlyConfigured(" ".join(message for message, _ in _key_problems))
 DATABASES = {
     "default": database_config(required("DATABASE_URL", env.str("DATABASE_URL", default="")))
 }

@@ -27,8 +27,11 @@ CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}
 if TEST_CHANNEL_LAYER_PREFIX := env.str("TEST_CHANNEL_LAYER_PREFIX", default=""):
     CHANNEL_LAYERS = redis_settings(REDIS_URL)["CHANNEL_LAYERS"]
     CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = TEST_CHANNEL_LAYER_PREFIX
-# Each test process gets its own cache prefix so parallel runs never share state.
-CACHES["default"]["KEY_PREFIX"] = f"test-{__import__('os').getpid()}"  # noqa: F405
+# Each test process gets its own cache prefix so parallel runs never share state; a
+# process a test starts may be given the test's own (a worker whose heartbeat it reads).
+CACHES["default"]["KEY_PREFIX"] = env.str(  # noqa: F405
+    "TEST_CACHE_KEY_PREFIX", default=f"test-{__import__('os').getpid()}"
+)
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file instead of pytest-django's in-memory database, so that processes a test starts

@@ -44,8 +44,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, demo: str | None = None, **options):
-        if demo:
-            self._ensure_demo(demo)
+        created = self._ensure_demo(demo) if demo else []
         registered = 0
         for account in ExchangeAccount.objects.filter(
             mode=ExchangeAccount.Mode.SIMULATOR, is_active=True
@@ -79,15 +78,28 @@ class Command(BaseCommand):
         from accounts.services import markets_refresh
 
         markets_refresh(missing_only=True)
+        for account in created:
+            self._enable_trading(account)
 
-    def _ensure_demo(self, username: str) -> None:
+    def _enable_trading(self, account: ExchangeAccount) -> None:
+        # The demo's keys are ours, made without withdrawal permission; the connection
+        # test still confirms it, as for any key, before trading is switched on.
+        result = services.account_check_connection(account=account)
+        if not result.ok:
+            self.stderr.write(f"{account.label!r}: trading left off: {result.message}")
+            return
+        services.account_update(account=account, can_trade=True)
+        self.stdout.write(f"{account.label!r}: key checked, trading on")
+
+    def _ensure_demo(self, username: str) -> list[ExchangeAccount]:
         owner = get_user_model().objects.filter(username=username).first()
         if owner is None:
             raise CommandError(f"no user {username!r}")
+        created = []
         for label, market_type in (("Demo spot", "spot"), ("Demo futures", "swap")):
             if ExchangeAccount.objects.filter(owner=owner, label=label).exists():
                 continue
-            services.account_create(
+            account = services.account_create(
                 owner=owner,
                 exchange_id="binance",
                 label=label,
@@ -95,6 +107,7 @@ class Command(BaseCommand):
                 market_type=market_type,
                 api_key=secrets.token_hex(32),
                 api_secret=secrets.token_hex(32),
-                can_trade=True,
             )
+            created.append(account)
             self.stdout.write(f"created the {label!r} simulator account for {username!r}")
+        return created
