@@ -16,6 +16,7 @@ from rest_framework.relations import PKOnlyObject, RelatedField
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from common.decimal import normalize
 from common.exceptions import ApplicationError
 
 
@@ -181,7 +182,9 @@ def json_ready(value):
     if isinstance(value, list | tuple):
         return [json_ready(v) for v in value]
     if isinstance(value, Decimal):
-        return str(value)
+        # Plain digits, never exponent notation: str() gives "0E+18" for a zero computed
+        # at high precision (a profit factor with no wins), and no reader wants that.
+        return format(normalize(value), "f")
     if isinstance(value, timedelta):
         return value.total_seconds()
     if hasattr(value, "isoformat"):

@@ -182,19 +182,44 @@ def equity_curve(*, user, account_id: int | None = None) -> list[tuple[datetime,
     return [by_day[day] for day in sorted(by_day)]
 
 
-def performance(*, user, account_id: int | None = None) -> dict:
-    """Performance statistics (positions.performance) from closed positions and the
-    equity curve, JSON-ready (numbers as strings)."""
-    from dataclasses import asdict
+def _round_trips(*, user, account_id: int | None) -> list:
+    """One trade per exit: the P&L each exiting order realized on its position - a
+    take-profit that closed part of a position still open is a trade of its own - and a
+    closed position whose exits left no P&L rows (synced closed) as one trade.
 
-    from positions.performance import RoundTrip, summarize
+    An exit is a fill on the side that reduces the position (a sell of a long); entries
+    realize nothing and count as no trade."""
+    from positions.performance import RoundTrip
 
-    closed = Position.objects.filter(
-        account__owner=user, status=Position.Status.CLOSED, closed_at__isnull=False
-    )
+    positions = Position.objects.filter(account__owner=user)
     if account_id:
-        closed = closed.filter(account_id=account_id)
+        positions = positions.filter(account_id=account_id)
+    exits: dict[tuple[int, int], list] = {}
+    rows = RealizedPnl.objects.filter(position__in=positions).select_related("position", "fill")
+    for row in rows.only(
+        "amount", "realized_at", "fill__side", "fill__order_id", "fill__id",
+        "position__id", "position__side", "position__symbol", "position__opened_at",
+    ):  # fmt: skip
+        exiting = "sell" if row.position.side == Position.Side.LONG else "buy"
+        if row.fill.side != exiting:
+            continue
+        key = (row.position.pk, row.fill.order_id or -row.fill.pk)
+        exits.setdefault(key, []).append(row)
     trips = [
+        RoundTrip(
+            symbol=group[0].position.symbol,
+            side=group[0].position.side,
+            opened_at=min(group[0].position.opened_at, min(r.realized_at for r in group)),
+            closed_at=max(r.realized_at for r in group),
+            pnl=sum((r.amount for r in group), Decimal(0)),
+        )
+        for group in exits.values()
+    ]
+    with_exits = {position_id for position_id, _ in exits}
+    closed = positions.filter(status=Position.Status.CLOSED, closed_at__isnull=False).exclude(
+        pk__in=with_exits
+    )
+    trips += [
         RoundTrip(
             symbol=p.symbol,
             side=p.side,
@@ -204,6 +229,17 @@ def performance(*, user, account_id: int | None = None) -> dict:
         )
         for p in closed.only("symbol", "side", "opened_at", "closed_at", "realized_pnl")
     ]
+    return sorted(trips, key=lambda trip: trip.closed_at)
+
+
+def performance(*, user, account_id: int | None = None) -> dict:
+    """Performance statistics (positions.performance) from closed positions and the
+    equity curve, JSON-ready (numbers as strings)."""
+    from dataclasses import asdict
+
+    from positions.performance import summarize
+
+    trips = _round_trips(user=user, account_id=account_id)
     summary = asdict(summarize(trips, equity_curve(user=user, account_id=account_id)))
 
     return json_ready(summary)

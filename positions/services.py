@@ -298,6 +298,33 @@ def _apply_derivative_fills(account_id: int, fills: list[Fill]) -> dict[int, Pos
     return touched
 
 
+def positions_mark(*, account: ExchangeAccount) -> int:
+    """Mark a spot or paper account's open holdings at the last price (from the shared
+    cache beat keeps warm; no exchange call): ``mark_price`` and the unrealized P&L
+    against the average cost - computed, as spot has no exchange position to read them
+    from. Returns how many holdings changed; pushes them on commit."""
+    from positions.selectors import last_prices
+
+    prices = last_prices([account], fetch=False)
+    changed = []
+    with transaction.atomic():
+        for position in (
+            Position.objects.select_for_update()
+            .filter(account=account, status=Position.Status.OPEN, source=Position.Source.FILLS)
+            .order_by("pk")
+        ):
+            mark = prices.get(position.symbol)
+            if mark is None or mark == position.mark_price:
+                continue
+            position.mark_price = mark
+            position.unrealized_pnl = (mark - (position.entry_price or ZERO)) * position.contracts
+            position.save(update_fields=["mark_price", "unrealized_pnl", "updated_at"])
+            changed.append(position)
+        for position in changed:
+            _publish_position(position)
+    return len(changed)
+
+
 # --- Derivatives: positions from the exchange ----------------------------------------------
 
 
@@ -440,9 +467,30 @@ def _close(position: Position, now: datetime) -> Position:
     position.closed_at = now
     position.contracts = ZERO
     position.unrealized_pnl = ZERO
+    # What only an open position has: a closed one shows none rather than stale figures.
+    position.mark_price = position.liquidation_price = None
+    position.notional = position.margin = None
     position.last_synced_at = now
     position.save()
     return position
+
+
+def _add_leverage(client, payloads: list[dict]) -> None:
+    """Binance's position risk (v3) carries no leverage: take each open position's from
+    the symbol configuration (one request for the lot) where the payload has none."""
+    missing = [p["symbol"] for p in payloads if p.get("leverage") is None and p.get("contracts")]
+    if not missing or not client.has.get("fetchLeverages"):
+        return
+    try:
+        leverages = client.fetch_leverages(missing)
+    except Exception as exc:  # noqa: BLE001 - the positions themselves still sync
+        logger.info("no leverage for %s: %s", missing, exc)
+        return
+    for payload in payloads:
+        found = leverages.get(payload["symbol"]) or {}
+        leverage = found.get("longLeverage") or found.get("shortLeverage")
+        if payload.get("leverage") is None and leverage is not None:
+            payload["leverage"] = leverage
 
 
 def positions_sync(*, account: ExchangeAccount) -> list[Position]:
@@ -454,6 +502,7 @@ def positions_sync(*, account: ExchangeAccount) -> list[Position]:
     gateway.ensure_markets(client, account)
     asked = timezone.now()
     payloads = client.fetch_positions()
+    _add_leverage(client, payloads)
     positions_apply_fills(account_id=account.pk)
     return positions_apply_exchange(account=account, payloads=payloads, complete=True, as_of=asked)
 
@@ -500,9 +549,16 @@ def balances_apply(
                 if not total:
                     continue
                 row = Balance(account=account, asset=asset)
+            free, used = to_decimal(frees.get(asset)), to_decimal(useds.get(asset))
+            if free is None and used is None and row.pk is not None:
+                # A USD-M stream update carries the wallet balance alone: until the next
+                # REST sync says what is available, the wallet's change moves the free
+                # part and what is in use stays (it read 0 free for ~30 s after a trade).
+                free = max(ZERO, row.free + total - row.total)
+                used = row.used
             row.total = total
-            row.free = to_decimal(frees.get(asset), default=ZERO)
-            row.used = to_decimal(useds.get(asset), default=ZERO)
+            row.free = free if free is not None else ZERO
+            row.used = used if used is not None else ZERO
             row.synced_at = now
             row.save()
             stored.append(row)

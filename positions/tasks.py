@@ -43,6 +43,7 @@ def prices_refresh_all() -> None:
     from accounts import gateway
     from accounts.selectors import active_accounts
     from positions.selectors import prices_refresh
+    from positions.services import positions_mark
 
     seen: set[str] = set()
     for account in active_accounts():
@@ -50,6 +51,8 @@ def prices_refresh_all() -> None:
         if key not in seen:
             seen.add(key)
             prices_refresh(account)
+        if account.market_type == account.MarketType.SPOT:
+            positions_mark(account=account)  # spot holdings' marks follow the new prices
 
 
 @worker_ready.connect(weak=False)

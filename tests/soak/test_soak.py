@@ -14,9 +14,11 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def make_accounts(sim_url: str, balances: dict, per_type: int):
     """The soak's user, API token and simulator accounts (spot and USD-M)."""
     from django.contrib.auth import get_user_model
+    from django.test import override_settings
     from rest_framework.authtoken.models import Token
 
-    from accounts.services import account_create
+    from accounts import gateway
+    from accounts.services import account_check_connection, account_create, account_update
     from tests.soak.chaos import control
 
     user = get_user_model().objects.create_user("soak", "soak@localhost", "soak-password-123")
@@ -41,8 +43,12 @@ def make_accounts(sim_url: str, balances: dict, per_type: int):
                 market_type=market_type,
                 api_key=venue["api_key"],
                 api_secret=venue["secret"],
-                can_trade=True,
             )
+            # A key trades once the connection test found it cannot withdraw.
+            with override_settings(SIMULATOR_URL=sim_url):
+                gateway.forget_all_clients()
+                assert account_check_connection(account=account).ok
+                account_update(account=account, can_trade=True)
             account.sim_id = venue["account_id"]
             accounts.append(account)
     return token, accounts
