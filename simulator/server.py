@@ -18,6 +18,7 @@ from .engine.events import Listener
 from .engine.exchange import wall_clock_ms
 from .errors import BinanceError
 from .faults import DEFAULT_STATUS_BODIES, FaultTable, RequestCounter
+from .persistence import StateStore
 from .rest import futures, spot
 from .rest.common import error_response, ok
 from .rest.context import SIMULATOR
@@ -35,6 +36,7 @@ class Simulator:
         self.faults = FaultTable()
         self.counter = RequestCounter()
         self.paused = False
+        self.store: StateStore | None = None
         # Binance's announced spot delistings: [{"delistTime": ms, "symbols": [...]}].
         self.delist_schedule: list[dict] = []
         self._listeners: list[Listener] = []
@@ -66,6 +68,16 @@ class Simulator:
         self._cancel_seq += 1
         return f"sim-cancel-{self._cancel_seq}"
 
+    async def run_saver(self, interval: float = 1.0) -> None:
+        """Every second, the state as the market's own movement left it (resting orders
+        fill as it ticks, with no request to save after)."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                self.store.save_if_moved(self)
+            except OSError:
+                logger.exception("could not save the simulator's state")
+
     async def run_ticker(self) -> None:
         interval = self.config.tick_ms / 1000
         while True:
@@ -89,7 +101,10 @@ async def binance_middleware(
     sim: Simulator = request.app[SIMULATOR]  # type: ignore[assignment]
     path = request.path
     if path.startswith(control.PREFIX + "/"):
-        return await handler(request)
+        response = await handler(request)
+        if sim.store is not None and request.method != "GET":
+            sim.store.save(sim)  # accounts, balances, a reset: kept like any change
+        return response
     sim.counter.record(request.method, path, wall_clock_ms())
     fault = sim.faults.take(request.method, path)
     if fault is not None:
@@ -118,6 +133,8 @@ async def binance_middleware(
     except web.HTTPMethodNotAllowed:
         logger.warning("method not allowed %s %s", request.method, path)
         return _not_found_body(request.method, path)
+    if sim.store is not None and request.method != "GET":
+        sim.store.save(sim)  # before the answer: what the venue acknowledged is kept
     if fault is not None and fault.action == "drop":
         # The venue has done the work (the order exists); the client never hears back.
         if fault.mode == "hang":
@@ -137,11 +154,15 @@ def build_app(sim: Simulator, *, tick: bool = True) -> web.Application:
 
     async def ticker(_app: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(sim.run_ticker()) if tick else None
+        saver = asyncio.create_task(sim.run_saver()) if sim.store is not None else None
         yield
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for running in (task, saver):
+            if running is not None:
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+        if sim.store is not None:
+            sim.store.save(sim)  # stopping: the last ticks' fills too
 
     app.cleanup_ctx.append(ticker)
     return app
@@ -158,6 +179,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--config", help="JSON file overriding markets and settings")
     parser.add_argument("--tick-ms", type=int, help="market tick interval (ms)")
     parser.add_argument("--paused", action="store_true", help="start with the market paused")
+    parser.add_argument(
+        "--state-dir",
+        help="keep accounts, orders, trades, balances and id counters here across restarts",
+    )
     parser.add_argument("--log-level", default="INFO")
     return parser.parse_args(argv)
 
@@ -181,6 +206,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     sim = Simulator(config_from_args(args))
     sim.paused = args.paused
+    if args.state_dir:
+        sim.store = StateStore(args.state_dir)
+        if not sim.store.load(sim):
+            logger.info("no simulator state in %s yet: starting fresh", args.state_dir)
     logger.info(
         "simulator on http://%s:%s seed=%s spot=%s futures=%s",
         args.host,

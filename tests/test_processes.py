@@ -108,14 +108,19 @@ def test_a_child_that_dies_on_its_own_is_reported(wait_for):
     assert supervisor.first_dead() is None
 
 
-def test_the_simulator_is_started_only_once_its_package_exists(tmp_path):
+def test_the_simulator_is_started_only_once_its_package_exists(tmp_path, monkeypatch):
+    monkeypatch.delenv("VAR_DIR", raising=False)
     assert "simulator" not in run.service_commands("python", base_dir=tmp_path)
 
     (tmp_path / "simulator").mkdir()
     (tmp_path / "simulator" / "__main__.py").touch()
     commands = run.service_commands("python", base_dir=tmp_path)
 
-    assert commands["simulator"] == ["python", "-m", "simulator", "--port", "8765"]
+    # Its state kept under var/, as an exchange keeps its own across restarts.
+    state = str(tmp_path / "var" / "simulator")
+    assert commands["simulator"] == [
+        "python", "-m", "simulator", "--port", "8765", "--state-dir", state,
+    ]  # fmt: skip
     assert set(commands) == {"web", "orders-worker", "worker", "beat", "streams", "simulator"}
     # Orders never wait behind sync or strategy tasks for a pool process.
     assert commands["orders-worker"][commands["orders-worker"].index("--queues") + 1] == "orders"

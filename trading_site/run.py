@@ -229,7 +229,12 @@ def service_commands(python: str, base_dir: Path = BASE_DIR) -> dict[str, list[s
         "streams": [python, "manage.py", "streams"],
     }
     if (base_dir / "simulator" / "__main__.py").exists():
-        commands["simulator"] = [python, "-m", "simulator", "--port", str(SIMULATOR_PORT)]
+        # Its state under var/ as an exchange keeps its own: a second `make run` finds the
+        # demo accounts' orders, trades and balances, and order ids never start over.
+        state = Path(os.environ.get("VAR_DIR") or base_dir / "var") / "simulator"
+        commands["simulator"] = [
+            python, "-m", "simulator", "--port", str(SIMULATOR_PORT), "--state-dir", str(state),
+        ]  # fmt: skip
     return commands
 
 

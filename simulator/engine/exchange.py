@@ -618,7 +618,7 @@ class Exchange:
         if order.account_id is None:
             return
         account = self.accounts[order.account_id]
-        account.open_orders.pop(order.order_id, None)
+        account.open_orders.pop((order.venue, order.order_id), None)
         if order.order_list_id != NO_LIST:
             self._end_list_if_done(account, order)
         if order.locked:
@@ -652,8 +652,10 @@ class Exchange:
             reduce_only=req.reduce_only,
             orig_type=req.type,
         )
-        account.orders[order_id] = order
-        account.open_orders[order_id] = order
+        # Spot and USD-M number their orders apart (as Binance's two systems do): a key of
+        # both, or futures order 1 would hide spot order 1.
+        account.orders[(venue, order_id)] = order
+        account.open_orders[(venue, order_id)] = order
         account.orders_by_client_id[(venue, order.client_order_id)] = order
         return order
 
@@ -750,7 +752,7 @@ class Exchange:
     ) -> Order | None:
         account = self.accounts[account_id]
         if order_id is not None:
-            order = account.orders.get(order_id)
+            order = account.orders.get((venue, order_id))
         elif client_id is not None:
             order = account.orders_by_client_id.get((venue, client_id))
         else:

@@ -245,8 +245,8 @@ class Account:
     margin_type: dict[str, str] = field(default_factory=dict)
     multi_assets_margin: bool = False
     # All orders ever placed, by id; open ones indexed separately for fast lookups.
-    orders: dict[int, Order] = field(default_factory=dict)
-    open_orders: dict[int, Order] = field(default_factory=dict)
+    orders: dict[tuple[str, int], Order] = field(default_factory=dict)  # (venue, order id)
+    open_orders: dict[tuple[str, int], Order] = field(default_factory=dict)
     orders_by_client_id: dict[tuple[str, str], Order] = field(default_factory=dict)
     # Spot order lists (OCO), by orderListId and by listClientOrderId.
     order_lists: dict[int, OrderList] = field(default_factory=dict)
