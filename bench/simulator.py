@@ -70,6 +70,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--accounts", type=int, default=4)
+    parser.add_argument(
+        "--state-dir", help="run the simulator with its state kept here (as make run does)"
+    )
     args = parser.parse_args()
 
     port = free_port()
@@ -85,6 +88,7 @@ def main() -> None:
             "1",
             "--log-level",
             "WARNING",
+            *(["--state-dir", args.state_dir] if args.state_dir else []),
         ],
         cwd=ROOT,
     )
@@ -97,7 +101,8 @@ def main() -> None:
         rss_after = rss_mb(server.pid)
         latencies.sort()
         p99 = percentile(latencies, 0.99)
-        print(f"clients={args.clients} accounts={args.accounts} seconds={args.seconds:g}")
+        kept = f" state-dir={args.state_dir}" if args.state_dir else " (state in memory)"
+        print(f"clients={args.clients} accounts={args.accounts} seconds={args.seconds:g}{kept}")
         print(f"orders accepted: {placed} in {elapsed:.1f} s = {placed / elapsed:,.0f} orders/s")
         print(
             f"latency p50 {statistics.median(latencies) * 1000:.2f} ms, "

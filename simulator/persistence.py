@@ -7,7 +7,9 @@ and read back at start: order and trade ids go on where they stopped, and a clie
 kept its keys finds its account as it left it.
 
 When it is written: before the answer to every request that may change state (any method
-but GET), so an acknowledged order is never forgotten; every second while the market
+but GET), so an acknowledged order is never forgotten - requests that arrive while a
+write is under way wait for the next one, which covers them all (a group commit: one
+snapshot and fsync for many requests); every second while the market
 moves (resting orders fill as it ticks); and when the simulator stops. A SIGKILL can lose
 at most the last second of fills made by the market's own movement. The file is pickle:
 it is read only from the directory the simulator was told to use (make run's ``var/``,
@@ -16,6 +18,7 @@ it is read only from the directory the simulator was told to use (make run's ``v
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import pickle
@@ -38,6 +41,8 @@ class StateStore:
         self.path = self.directory / FILE_NAME
         self.saved_at = 0.0
         self.saved_ticks = -1
+        self._next: asyncio.Future | None = None  # the write the next requests wait for
+        self._writer: asyncio.Task | None = None
 
     def load(self, sim: Any) -> bool:
         """Put the stored state into ``sim``'s exchange; False when there is none. A file
@@ -66,12 +71,45 @@ class StateStore:
         )
         return True
 
+    async def persist(self, sim: Any) -> None:
+        """Return once a snapshot taken after this call is on disk (the caller's change
+        with it). Callers that come while one is written share the next one."""
+        loop = asyncio.get_running_loop()
+        if self._next is None:
+            self._next = loop.create_future()
+        waiting = self._next
+        if self._writer is None:
+            self._writer = loop.create_task(self._write_pending(sim))
+        await asyncio.shield(waiting)
+
+    async def _write_pending(self, sim: Any) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._next is not None:
+                done, self._next = self._next, None
+                # Taken here, in the event loop: no request changes the state meanwhile.
+                data = self._dumps(sim)
+                try:
+                    await loop.run_in_executor(None, self._write, data)
+                except Exception as exc:  # noqa: BLE001 - handed to the requests waiting
+                    done.set_exception(exc)
+                else:
+                    done.set_result(None)
+        finally:
+            self._writer = None
+
     def save(self, sim: Any) -> None:
+        self._write(self._dumps(sim))
+
+    def _dumps(self, sim: Any) -> bytes:
         exchange = {k: v for k, v in sim.exchange.__dict__.items() if k not in NOT_STORED}
-        data = pickle.dumps(
+        self.saved_ticks = sim.exchange.ticks
+        return pickle.dumps(
             {"format": FORMAT, "exchange": exchange, "delist_schedule": sim.delist_schedule},
             protocol=pickle.HIGHEST_PROTOCOL,
         )
+
+    def _write(self, data: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".state-")
         try:
@@ -84,7 +122,6 @@ class StateStore:
             Path(temporary).unlink(missing_ok=True)
             raise
         self.saved_at = time.monotonic()
-        self.saved_ticks = sim.exchange.ticks
 
     def save_if_moved(self, sim: Any) -> None:
         """The periodic save: only when the market ticked since the last one."""

@@ -103,7 +103,7 @@ async def binance_middleware(
     if path.startswith(control.PREFIX + "/"):
         response = await handler(request)
         if sim.store is not None and request.method != "GET":
-            sim.store.save(sim)  # accounts, balances, a reset: kept like any change
+            await sim.store.persist(sim)  # accounts, balances, a reset: kept like any change
         return response
     sim.counter.record(request.method, path, wall_clock_ms())
     fault = sim.faults.take(request.method, path)
@@ -134,7 +134,7 @@ async def binance_middleware(
         logger.warning("method not allowed %s %s", request.method, path)
         return _not_found_body(request.method, path)
     if sim.store is not None and request.method != "GET":
-        sim.store.save(sim)  # before the answer: what the venue acknowledged is kept
+        await sim.store.persist(sim)  # before the answer: what the venue acknowledged is kept
     if fault is not None and fault.action == "drop":
         # The venue has done the work (the order exists); the client never hears back.
         if fault.mode == "hang":
