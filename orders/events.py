@@ -31,6 +31,7 @@ UPDATE_IGNORED = "order.update_ignored"
 FILL = "order.fill"
 ADOPTED = "order.adopted"
 VENUE_ID_REUSED = "order.venue_id_reused"
+AMEND_REFUSED = "order.amend_refused"
 AMENDED = "order.amended"
 HALTED = "order.halted"
 # Venue-reported progress: "order.open", "order.partially_filled", "order.filled", ...
@@ -194,4 +195,11 @@ def record_venue_id_reused(*, order: Order, venue_id: str, actor: str) -> OrderE
             f"the exchange gave its id {venue_id} to another order (was it reset?); "
             "this order no longer goes by it"
         ),
+    )
+
+
+def record_amend_refused(*, order: Order, reason: str, actor: str) -> OrderEvent:
+    """An amendment the send path would not send (a halt, the account, the key)."""
+    return record_status(
+        order=order, type=AMEND_REFUSED, old_status=order.status, actor=actor, reason=reason
     )

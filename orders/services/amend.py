@@ -118,13 +118,7 @@ def order_amend(
             raise Conflict(f"The order is {locked.status}; only a resting order can be amended.")
         if refusal:
             gate.record(verdict=verdict, order=None)
-            events.record_status(
-                order=locked,
-                type="order.amend_refused",
-                old_status=locked.status,
-                actor=actor,
-                reason=refusal,
-            )
+            events.record_amend_refused(order=locked, reason=refusal, actor=actor)
         elif in_place:
             if gate is not None:
                 gate.record(verdict=verdict, order=None)
@@ -209,13 +203,7 @@ def order_amend_send(*, event_id: int) -> str:
     grows = (requested.new_remaining or 0) > (requested.old_remaining or 0)
     if refusal := _send_refusal(order, grows=grows):
         with transaction.atomic():
-            events.record_status(
-                order=order,
-                type="order.amend_refused",
-                old_status=order.status,
-                actor=WORKER,
-                reason=f"not sent: {refusal}",
-            )
+            events.record_amend_refused(order=order, reason=f"not sent: {refusal}", actor=WORKER)
         return "done"
     client = gateway.get_client(account, priority="orders")
     new_amount = requested.new_remaining + order.filled
@@ -291,12 +279,10 @@ def order_replace_send(*, order_id: int) -> str:
         )
         if moved:
             with transaction.atomic():
-                events.record_status(
+                events.record_amend_refused(
                     order=previous,
-                    type="order.amend_refused",
-                    old_status=previous.status,
-                    actor=WORKER,
                     reason=f"{pending.client_order_id} not sent: {refusal}",
+                    actor=WORKER,
                 )
         return "done"
     with transaction.atomic():
