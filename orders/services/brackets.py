@@ -184,14 +184,20 @@ def oco_settle(*, order: Order) -> None:
     if sibling is None or sibling.status in TERMINAL or not _is_contract(order):
         return
     if sibling.status in (Status.PENDING, Status.OPEN, Status.PARTIALLY_FILLED):
-        order_cancel(
-            order=sibling,
-            actor=SYSTEM,
-            reason=f"one-cancels-the-other: {order.role} {order.client_order_id} filled",
-        )
-    elif sibling.status in (Status.SUBMITTING, Status.UNKNOWN):
+        try:
+            order_cancel(
+                order=sibling,
+                actor=SYSTEM,
+                reason=f"one-cancels-the-other: {order.role} {order.client_order_id} filled",
+            )
+            return
+        except Conflict:
+            # It moved on since it was read: it ended (filled too, when the price went
+            # through both triggers) - nothing to cancel - or it is being sent.
+            sibling.refresh_from_db(fields=["status"])
+    if sibling.status in (Status.SUBMITTING, Status.UNKNOWN):
         # Not answered yet: try again once the venue has told us where it stands.
-        tasks.order_followups.apply_async((order.pk,), countdown=1.0)
+        tasks.order_followups.apply_async((order.pk,), countdown=RECHECK_SECONDS)
 
 
 # --- Protective orders the exchange refuses; closing a protected position ----------------

@@ -77,6 +77,36 @@ def test_a_filled_bracket_entry_is_protected_and_the_take_profit_cancels_the_sto
     assert positions == []
 
 
+def test_a_sibling_that_filled_while_being_read_is_left_alone(make_sim_account, sim):
+    """The price went through both triggers: the take-profit's follow-up reads its stop
+    as open, and by the time it would cancel it the stop has filled too. Nothing to
+    cancel - the follow-up ends quietly instead of raising a Conflict."""
+    account = make_sim_account(market_type="swap")
+    entry = submit(
+        account,
+        symbol=SYMBOL,
+        amount=Decimal("0.01"),
+        stop_loss_price=Decimal("59000"),
+        take_profit_price=Decimal("61000"),
+    )
+    send(entry)
+    services.order_followups(order_id=entry.pk)
+    stop, take = children(entry)
+    send(stop)
+    send(take)
+    take = Order.objects.select_related("linked", "account").get(pk=take.pk)
+    assert take.linked.status == Status.OPEN  # read before the stop filled
+    Order.objects.filter(pk=stop.pk).update(status=Status.FILLED, filled=stop.amount)
+
+    from orders.services.brackets import oco_settle
+
+    oco_settle(order=take)
+
+    refresh(stop)
+    assert stop.status == Status.FILLED
+    assert "order.cancel_requested" not in event_types(stop)
+
+
 def test_a_partially_filled_entry_protects_what_it_filled(make_sim_account, sim):
     account = make_sim_account(market_type="swap")
     # The first ask level holds 0.711 BTC at 60000.1: a limit at 60000.1 fills that much.
