@@ -1,0 +1,278 @@
+"""Writes of market data: candles stored once, backfilled from the venue with its gaps
+filled.
+
+Idempotency lives in the unique (venue, symbol, timeframe, open time): a candle fetched
+twice is one row. A closed candle is the venue's final word and replaces whatever was
+stored; a forming one replaces only a forming one with no more volume than it has (a
+forming bar's volume only grows, so an update that arrives late or twice changes
+nothing), never a closed one.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from accounts import gateway
+from accounts.models import ExchangeAccount
+from common.exceptions import ValidationFailed
+from marketdata.models import Candle
+from marketdata.timeframes import floor_ms, from_ms, timeframe_ms, to_ms
+from marketdata.venues import venue_of
+
+logger = logging.getLogger(__name__)
+
+# The most candles one request may ask for, where ccxt's own ``features`` say less than
+# the venue allows (Binance USD-M: 1500 per its API documentation; ccxt lists 500).
+PAGE_LIMITS = {("binance", "swap"): 1500}
+DEFAULT_PAGE_LIMIT = 500
+# Fields a closed candle arriving again overwrites.
+CANDLE_VALUES = ("open", "high", "low", "close", "volume", "closed")
+
+
+def _decimal(value) -> Decimal:
+    # ccxt parses candles into floats; str() gives back the venue's shortest digits.
+    return Decimal(str(value))
+
+
+def candles_store(
+    *, venue: str, symbol: str, timeframe: str, rows: Iterable[Sequence], now_ms: int
+) -> int:
+    """Store ccxt OHLCV rows ``[open ms, open, high, low, close, volume]``. A row whose
+    period ends after ``now_ms`` (the venue's clock, or ours) is still forming. Returns
+    how many rows were given. Idempotent (see the module)."""
+    step = timeframe_ms(timeframe)
+    closed: list[Candle] = []
+    forming: list[Candle] = []
+    for row in rows:
+        candle = Candle(
+            venue=venue,
+            symbol=symbol,
+            timeframe=timeframe,
+            open_time=from_ms(int(row[0])),
+            open=_decimal(row[1]),
+            high=_decimal(row[2]),
+            low=_decimal(row[3]),
+            close=_decimal(row[4]),
+            volume=_decimal(row[5] or 0),
+            closed=int(row[0]) + step <= now_ms,
+        )
+        (closed if candle.closed else forming).append(candle)
+    with transaction.atomic():
+        if closed:
+            Candle.objects.bulk_create(
+                closed,
+                update_conflicts=True,
+                unique_fields=["venue", "symbol", "timeframe", "open_time"],
+                update_fields=list(CANDLE_VALUES),
+            )
+        for candle in forming:
+            _store_forming(candle)
+    return len(closed) + len(forming)
+
+
+def _store_forming(candle: Candle) -> None:
+    updated = Candle.objects.filter(
+        venue=candle.venue,
+        symbol=candle.symbol,
+        timeframe=candle.timeframe,
+        open_time=candle.open_time,
+        closed=False,
+        volume__lte=candle.volume,
+    ).update(**{name: getattr(candle, name) for name in CANDLE_VALUES})
+    if not updated:
+        # New, or a closed / fuller row is there already (then this changes nothing).
+        Candle.objects.bulk_create([candle], ignore_conflicts=True)
+
+
+# --- Backfill ------------------------------------------------------------------------------
+
+
+@dataclass
+class BackfillProgress:
+    """Where a backfill stands: ``covered_ms`` of ``total_ms`` of time paged through."""
+
+    symbol: str
+    timeframe: str
+    total_ms: int
+    covered_ms: int = 0
+    stored: int = 0
+    requests: int = 0
+    phase: str = "paging"  # paging, then gaps
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.total_ms <= 0 else min(1.0, self.covered_ms / self.total_ms)
+
+
+@dataclass
+class BackfillResult:
+    venue: str
+    symbol: str
+    timeframe: str
+    start: int  # ms, the first candle asked for
+    end: int  # ms, the open time of the last closed candle
+    stored: int = 0
+    requests: int = 0
+    gaps_filled: int = 0
+    # Ranges the venue has no candles for, even when asked again: [first ms, last ms].
+    missing: list[tuple[int, int]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def page_limit(account: ExchangeAccount, client) -> int:
+    override = PAGE_LIMITS.get((account.exchange_id, account.market_type))
+    if override:
+        return override
+    features = getattr(client, "features", None) or {}
+    section = features.get(account.market_type) or {}
+    if account.market_type == "swap":
+        section = section.get("linear") or {}
+    return int((section.get("fetchOHLCV") or {}).get("limit") or DEFAULT_PAGE_LIMIT)
+
+
+def _client_for(account: ExchangeAccount, symbol: str, timeframe: str):
+    """The account's client with its markets, after checking the symbol and timeframe
+    against the venue (clear 400s)."""
+    timeframe_ms(timeframe)  # our own rule first: fixed-length timeframes only
+    client = gateway.get_client(account)
+    markets = gateway.ensure_markets(client, account)
+    if symbol not in markets:
+        raise ValidationFailed(
+            f"Unknown symbol {symbol!r} on {venue_of(account)}.", extra={"field": "symbol"}
+        )
+    if client.timeframes and timeframe not in client.timeframes:
+        raise ValidationFailed(
+            f"{venue_of(account)} has no {timeframe!r} candles "
+            f"(it has {', '.join(client.timeframes)}).",
+            extra={"field": "timeframe"},
+        )
+    return client
+
+
+def candles_backfill(
+    *,
+    account: ExchangeAccount,
+    symbol: str,
+    timeframe: str,
+    since: int,
+    until: int | None = None,
+    progress: Callable[[BackfillProgress], None] | None = None,
+) -> BackfillResult:
+    """Page the venue's candles of ``symbol`` from ``since`` (ms) to ``until`` (default:
+    now), store them (``candles_store``), then find and fill the gaps.
+
+    Resumable: it starts from the latest candle already stored in the range (an
+    interrupted run, or yesterday's), and the gap pass covers whatever is missing before
+    it. Every request goes through the account's shared request budget (the gateway's
+    client), at sync priority, so a backfill never starves the order path. ``progress``
+    is called after every page.
+    """
+    started = time.monotonic()
+    client = _client_for(account, symbol, timeframe)
+    venue = venue_of(account)
+    step = timeframe_ms(timeframe)
+    now_ms = to_ms(timezone.now())
+    start = floor_ms(since, timeframe)
+    # Paged up to the candle ``until`` falls in (stored forming if it still is); the gap
+    # pass looks only at closed candles.
+    last = floor_ms(now_ms if until is None else min(until, now_ms), timeframe)
+    last_closed = last if last + step <= now_ms else last - step
+    result = BackfillResult(venue, symbol, timeframe, start, last_closed)
+    if last < start:
+        return result
+    limit = page_limit(account, client)
+    report = BackfillProgress(symbol, timeframe, total_ms=last + step - start)
+
+    stored = _stored(venue, symbol, timeframe)
+    latest = (
+        stored.filter(open_time__gte=from_ms(start), open_time__lte=from_ms(last))
+        .order_by("-open_time")
+        .values_list("open_time", flat=True)
+        .first()
+    )
+    cursor = start if latest is None else to_ms(latest)
+    report.covered_ms = cursor - start
+    _page(client, result, report, cursor, last, limit, progress)
+
+    report.phase = "gaps"
+    for gap_first, gap_last in _gaps(venue, symbol, timeframe, start, last_closed):
+        before = result.stored
+        _page(client, result, report, gap_first, gap_last, limit, None)
+        result.gaps_filled += result.stored - before
+    result.missing = _gaps(venue, symbol, timeframe, start, last_closed)
+    if result.missing:
+        logger.warning(
+            "backfill %s %s %s: the venue has no candles for %d range(s), first %s",
+            venue,
+            symbol,
+            timeframe,
+            len(result.missing),
+            from_ms(result.missing[0][0]),
+        )
+    result.seconds = time.monotonic() - started
+    if progress is not None:
+        report.covered_ms = report.total_ms
+        progress(report)
+    return result
+
+
+def _stored(venue: str, symbol: str, timeframe: str):
+    return Candle.objects.filter(venue=venue, symbol=symbol, timeframe=timeframe)
+
+
+def _page(client, result, report, cursor, last, limit, progress) -> None:
+    """Fetch and store candles from ``cursor`` to ``last`` (open times, ms) page by page."""
+    step = timeframe_ms(result.timeframe)
+    while cursor <= last:
+        want = min(limit, (last - cursor) // step + 1)
+        rows = client.fetch_ohlcv(result.symbol, result.timeframe, since=cursor, limit=want)
+        result.requests += 1
+        report.requests += 1
+        rows = [row for row in rows if cursor <= row[0] <= last]
+        if not rows:
+            # Nothing from here to the page's end: the venue was down or the market did
+            # not trade yet. Skip the page; the gap pass reports what stays missing.
+            cursor += want * step
+        else:
+            now_ms = to_ms(timezone.now())
+            result.stored += candles_store(
+                venue=result.venue,
+                symbol=result.symbol,
+                timeframe=result.timeframe,
+                rows=rows,
+                now_ms=now_ms,
+            )
+            report.stored = result.stored
+            cursor = int(rows[-1][0]) + step
+        report.covered_ms = min(report.total_ms, cursor - result.start)
+        if progress is not None:
+            progress(report)
+
+
+def _gaps(venue: str, symbol: str, timeframe: str, first: int, last: int) -> list[tuple[int, int]]:
+    """The ranges [from, to] of open times between ``first`` and ``last`` (ms) with no
+    stored candle. One query of open times (43,200 for 30 days of 1m: milliseconds)."""
+    step = timeframe_ms(timeframe)
+    expected = (last - first) // step + 1
+    times = _stored(venue, symbol, timeframe).filter(
+        open_time__gte=from_ms(first), open_time__lte=from_ms(last)
+    )
+    if times.count() == expected:
+        return []
+    gaps: list[tuple[int, int]] = []
+    cursor = first
+    for moment in times.order_by("open_time").values_list("open_time", flat=True).iterator():
+        ms = to_ms(moment)
+        if ms > cursor:
+            gaps.append((cursor, ms - step))
+        cursor = ms + step
+    if cursor <= last:
+        gaps.append((cursor, last))
+    return gaps
