@@ -10,18 +10,21 @@ nothing), never a closed one.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from accounts import gateway
 from accounts.models import ExchangeAccount
 from common.exceptions import ValidationFailed
+from marketdata import signals
 from marketdata.models import Candle
 from marketdata.timeframes import floor_ms, from_ms, timeframe_ms, to_ms
 from marketdata.venues import venue_of
@@ -42,11 +45,22 @@ def _decimal(value) -> Decimal:
 
 
 def candles_store(
-    *, venue: str, symbol: str, timeframe: str, rows: Iterable[Sequence], now_ms: int
+    *,
+    venue: str,
+    symbol: str,
+    timeframe: str,
+    rows: Iterable[Sequence],
+    now_ms: int,
+    final: bool = True,
 ) -> int:
     """Store ccxt OHLCV rows ``[open ms, open, high, low, close, volume]``. A row whose
     period ends after ``now_ms`` (the venue's clock, or ours) is still forming. Returns
-    how many rows were given. Idempotent (see the module)."""
+    how many rows were given. Idempotent (see the module).
+
+    ``final``: the rows are the venue's last word on closed candles (REST history), and
+    replace what is stored in one statement. A stream's copies are not (a message can
+    arrive late, after a fuller copy of the same candle): each replaces only a forming
+    row or one with no more volume."""
     step = timeframe_ms(timeframe)
     closed: list[Candle] = []
     forming: list[Candle] = []
@@ -64,6 +78,9 @@ def candles_store(
             closed=int(row[0]) + step <= now_ms,
         )
         (closed if candle.closed else forming).append(candle)
+    if not final:
+        forming += closed
+        closed = []
     with transaction.atomic():
         if closed:
             Candle.objects.bulk_create(
@@ -78,17 +95,57 @@ def candles_store(
 
 
 def _store_forming(candle: Candle) -> None:
-    updated = Candle.objects.filter(
+    """One row that may be late: it replaces a copy with no more volume than it has (a
+    candle's volume only grows while it forms), and a forming one never a closed one."""
+    fuller = Candle.objects.filter(
         venue=candle.venue,
         symbol=candle.symbol,
         timeframe=candle.timeframe,
         open_time=candle.open_time,
-        closed=False,
         volume__lte=candle.volume,
-    ).update(**{name: getattr(candle, name) for name in CANDLE_VALUES})
-    if not updated:
-        # New, or a closed / fuller row is there already (then this changes nothing).
+    )
+    if not candle.closed:
+        fuller = fuller.filter(closed=False)
+    if not fuller.update(**{name: getattr(candle, name) for name in CANDLE_VALUES}):
+        # New, or a fuller copy is there already (then this changes nothing).
         Candle.objects.bulk_create([candle], ignore_conflicts=True)
+
+
+def candles_close(*, venue: str, symbol: str, timeframe: str, rows: Sequence[Sequence]) -> None:
+    """Store candles the stream saw close, then announce each once (``candle_closed``):
+    once per candle across processes and restarts, by an atomic cache claim made after
+    the candle is committed."""
+    if not rows:
+        return
+    step = timeframe_ms(timeframe)
+    last_open = max(int(row[0]) for row in rows)
+    with transaction.atomic():
+        candles_store(
+            venue=venue,
+            symbol=symbol,
+            timeframe=timeframe,
+            rows=rows,
+            now_ms=last_open + step,
+            final=False,
+        )
+        for row in rows:
+            transaction.on_commit(
+                functools.partial(_announce_closed, venue, symbol, timeframe, row, step)
+            )
+
+
+def _announce_closed(venue: str, symbol: str, timeframe: str, row: Sequence, step: int) -> None:
+    open_ms = int(row[0])
+    claim = f"marketdata:closed:{venue}:{symbol}:{timeframe}:{open_ms}"
+    if cache.add(claim, 1, timeout=max(86_400, 3 * step // 1000)):
+        signals.candle_closed.send(
+            sender=Candle,
+            venue=venue,
+            symbol=symbol,
+            timeframe=timeframe,
+            open_time=from_ms(open_ms),
+            close=_decimal(row[4]),
+        )
 
 
 # --- Backfill ------------------------------------------------------------------------------

@@ -16,3 +16,9 @@ def user_group(user_id: int) -> str:
 def session_group(session_key: str) -> str:
     # A hash: the session key is a credential, and group names travel through Redis.
     return f"session.{hashlib.sha256(session_key.encode()).hexdigest()[:32]}"
+
+
+def market_group(venue: str, symbol: str) -> str:
+    # Group names allow only ASCII letters, digits, hyphens, periods and underscores.
+    safe = f"{venue}.{symbol}".replace(":", "_").replace("/", "-")
+    return f"market.{safe}"

@@ -126,6 +126,14 @@ def _send(group: str, message: dict) -> None:
     event = message.get("event", message["type"])
     if isinstance(layer, InMemoryChannelLayer):
         try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            loop = None
+        try:
+            if loop is not None:
+                # Called from an event loop (the streams process's market data).
+                loop.create_task(layer.group_send(group, message))
+                return
             async_to_sync(layer.group_send)(group, message)
         except Exception:  # a dashboard push must never fail the committed work
             logger.warning("could not publish %s to %s", event, group, exc_info=True)

@@ -367,6 +367,13 @@ LOGGING = {
 # The `streams` process runs one websocket stream per active account; each app listed
 # here contributes what it watches on it and how it catches up after a reconnect.
 STREAM_APPS = ["orders.streams.STREAM", "positions.streams.STREAM"]
+# Services the streams process runs beside the account streams: async callables taking
+# the process's stopping event (public market data: marketdata.streams).
+STREAM_SERVICES = ["marketdata.streams.watch_markets"]
+# A book older than this is never served as fresh (marketdata.selectors.book_top).
+MARKETDATA_BOOK_MAX_AGE_SECONDS = env.float("MARKETDATA_BOOK_MAX_AGE_SECONDS", default=5.0)
+# Candles a new candle stream backfills first, so a strategy has history at once.
+MARKETDATA_STREAM_WARMUP = env.int("MARKETDATA_STREAM_WARMUP", default=1000)
 # A rate-limited send (nothing placed) is retried with backoff this many times in all.
 ORDER_MAX_SEND_ATTEMPTS = env.int("ORDER_MAX_SEND_ATTEMPTS", default=5)
 # After an unknown outcome, first ask the venue for the order (by client order id) after:

@@ -1,6 +1,7 @@
 """`manage.py streams`: the long-running exchange stream process.
 
-An asyncio main loop that keeps one watcher task per active account (accounts.selectors.
+An asyncio main loop that runs the services of settings.STREAM_SERVICES (public market
+data) and keeps one watcher task per active account (accounts.selectors.
 active_accounts()), re-reading the list every heartbeat so that accounts added or
 deactivated later are picked up. What each account's stream watches comes from the apps
 in settings.STREAM_APPS (accounts.streams), so this command depends on no domain app.
@@ -16,6 +17,7 @@ import signal
 from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import DatabaseError
+from django.utils.module_loading import import_string
 
 from accounts.selectors import active_accounts
 from common.runtime import settle_heap
@@ -48,6 +50,11 @@ class Streams:
             loop.add_signal_handler(sig, self.stop, sig.name)
         logger.info("streams started (heartbeat every %s s)", self.heartbeat_seconds)
         beats = 0
+        # Services beside the account streams (market data), each until we stop.
+        services = [
+            asyncio.create_task(import_string(path)(self.stopping), name=path)
+            for path in settings.STREAM_SERVICES
+        ]
         try:
             while not self.stopping.is_set():
                 await self.refresh_watchers()
@@ -59,6 +66,7 @@ class Streams:
                     pass
         finally:
             await self.cancel_watchers(list(self.watchers))
+            await asyncio.gather(*services, return_exceptions=True)
         logger.info("streams stopped (%s)", self.stop_reason or "loop ended")
 
     async def refresh_watchers(self) -> None:
