@@ -9,10 +9,11 @@ and amounts travel as decimal strings, as everywhere.
 from __future__ import annotations
 
 import time
-from decimal import Decimal
 
 from django.conf import settings
 from django.core.cache import cache
+
+from common.decimal import normalize, to_decimal
 
 # Kept a while past the point where they are stale, so a reader can still say how old
 # they are rather than "nothing".
@@ -29,9 +30,9 @@ def now_ms() -> int:
 
 def number(value) -> str | None:
     """A ccxt number (float, or None) as the venue's decimal string."""
-    if value is None:
+    if value is None or value != value:
         return None
-    return str(Decimal(str(value)).normalize()) if value == value else None  # NaN: none
+    return str(normalize(to_decimal(value)))
 
 
 def ticker_write(venue: str, symbol: str, ticker: dict) -> dict:

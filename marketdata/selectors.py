@@ -13,8 +13,18 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 
+from common.exceptions import ApplicationError
+from marketdata import live
 from marketdata.models import Candle
-from marketdata.timeframes import timeframe_ms
+from marketdata.timeframes import from_ms, timeframe_ms
+
+
+class StaleData(ApplicationError):
+    """What is cached is too old to pass for the market now (the stream is down)."""
+
+    status_code = 503
+    code = "stale_market_data"
+
 
 FRAME_COLUMNS = ["open", "high", "low", "close", "volume"]
 
@@ -41,16 +51,30 @@ def candles_range(
     return candles.order_by("open_time")
 
 
-def candles_frame(*, venue: str, symbol: str, timeframe: str, n: int = 1000) -> pd.DataFrame:
-    """The last ``n`` candles, the forming one included when stored, oldest first: float64
-    columns open, high, low, close, volume and a bool ``closed``, indexed by the open time
-    (aware UTC). One indexed query read backwards; no model instances are built."""
+def candles_frame(
+    *, venue: str, symbol: str, timeframe: str, n: int = 1000, forming: bool = True
+) -> pd.DataFrame:
+    """The last ``n`` candles, oldest first: float64 columns open, high, low, close,
+    volume and a bool ``closed``, indexed by the open time (aware UTC). The forming candle
+    (``forming``) is the streams' newest copy from the cache, or the stored one. One
+    indexed query read backwards and one cache read; no model instances are built."""
     rows = list(
         candles_queryset(venue=venue, symbol=symbol, timeframe=timeframe)
         .order_by("-open_time")
         .values_list("open_time", *FRAME_COLUMNS, "closed")[:n]
     )
     rows.reverse()
+    if forming:
+        live_row = live.forming_read(venue, symbol, timeframe)
+        if live_row is not None:
+            opened = from_ms(live_row["open_time"])
+            if not rows or opened > rows[-1][0]:
+                rows.append((opened, *(Decimal(live_row[name]) for name in FRAME_COLUMNS), False))
+                rows = rows[-n:]
+            elif opened == rows[-1][0] and not rows[-1][-1]:
+                rows[-1] = (opened, *(Decimal(live_row[name]) for name in FRAME_COLUMNS), False)
+    else:
+        rows = [row for row in rows if row[-1]]
     if not rows:
         frame = pd.DataFrame(
             {name: np.array([], dtype=np.float64) for name in FRAME_COLUMNS}
@@ -74,3 +98,39 @@ def price_decimal(value: float) -> Decimal:
     """A price computed on float64 candles, as the Decimal an order takes (the order path
     rounds it to the market's tick): the shortest digits that read back as ``value``."""
     return Decimal(repr(float(value)))
+
+
+def quote(*, venue: str, symbol: str) -> dict | None:
+    """The latest ticker (last price, best bid and ask as decimal strings, ``ts`` and
+    ``age_ms``), or None when nobody streams it."""
+    return live.ticker_read(venue, symbol)
+
+
+def last_price(*, venue: str, symbol: str) -> Decimal | None:
+    data = live.ticker_read(venue, symbol)
+    return Decimal(data["last"]) if data and data.get("last") else None
+
+
+def best_bid_ask(*, venue: str, symbol: str) -> tuple[Decimal | None, Decimal | None]:
+    """From the book when one is streamed and fresh, else from the ticker."""
+    book = live.book_read(venue, symbol)
+    if book is not None and live.book_is_fresh(book) and book["bids"] and book["asks"]:
+        return Decimal(book["bids"][0][0]), Decimal(book["asks"][0][0])
+    data = live.ticker_read(venue, symbol) or {}
+    bid, ask = data.get("bid"), data.get("ask")
+    return (Decimal(bid) if bid else None), (Decimal(ask) if ask else None)
+
+
+def book_top(*, venue: str, symbol: str, levels: int = 10) -> dict | None:
+    """The top ``levels`` of the book (price and amount as decimal strings). None when
+    nobody streams it; a book older than MARKETDATA_BOOK_MAX_AGE_SECONDS is never served
+    as fresh: ``StaleData`` (503) saying how old it is."""
+    book = live.book_read(venue, symbol)
+    if book is None:
+        return None
+    if not live.book_is_fresh(book):
+        raise StaleData(
+            f"The {symbol} book on {venue} is {book['age_ms'] / 1000:.1f} s old: its "
+            "stream is not delivering. Check the streams process and its status."
+        )
+    return {**book, "bids": book["bids"][:levels], "asks": book["asks"][:levels]}
