@@ -23,9 +23,9 @@ from django.utils import timezone
 
 from accounts import gateway
 from accounts.models import ExchangeAccount
-from common.exceptions import ValidationFailed
+from common.exceptions import ServiceUnavailable, ValidationFailed
 from marketdata import signals
-from marketdata.models import Candle
+from marketdata.models import Candle, Subscription
 from marketdata.timeframes import floor_ms, from_ms, timeframe_ms, to_ms
 from marketdata.venues import venue_of
 
@@ -204,6 +204,7 @@ def _client_for(account: ExchangeAccount, symbol: str, timeframe: str):
         raise ValidationFailed(
             f"Unknown symbol {symbol!r} on {venue_of(account)}.", extra={"field": "symbol"}
         )
+    remember_timeframes(venue_of(account), client.timeframes)
     if client.timeframes and timeframe not in client.timeframes:
         raise ValidationFailed(
             f"{venue_of(account)} has no {timeframe!r} candles "
@@ -333,3 +334,124 @@ def _gaps(venue: str, symbol: str, timeframe: str, first: int, last: int) -> lis
     if cursor <= last:
         gaps.append((cursor, last))
     return gaps
+
+
+# --- Subscriptions -------------------------------------------------------------------------
+
+# The shortest interval a stream may be asked for (Binance's fastest book stream: 100 ms).
+MIN_INTERVAL_MS = 100
+MAX_DEPTH = 1000
+
+
+def _check_symbol(account: ExchangeAccount, symbol: str) -> None:
+    """Against the venue's markets as the workers cached them: the web loads no ccxt."""
+    cached = gateway.cached_markets(account)
+    if cached is None:
+        from accounts import tasks as account_tasks
+
+        account_tasks.markets_warm.delay()
+        raise ServiceUnavailable(
+            f"The markets of {venue_of(account)} are not loaded yet: try again in a few seconds."
+        )
+    if symbol not in cached[0]:
+        raise ValidationFailed(
+            f"Unknown symbol {symbol!r} on {venue_of(account)}.", extra={"field": "symbol"}
+        )
+
+
+def _check_timeframe(venue: str, timeframe: str) -> None:
+    timeframe_ms(timeframe)
+    known = cache.get(f"marketdata:timeframes:{venue}")
+    if known and timeframe not in known:
+        raise ValidationFailed(
+            f"{venue} has no {timeframe!r} candles (it has {', '.join(known)}).",
+            extra={"field": "timeframe"},
+        )
+
+
+def remember_timeframes(venue: str, timeframes) -> None:
+    """What a client says its venue's timeframes are, for checks in the web process."""
+    if timeframes:
+        cache.set(f"marketdata:timeframes:{venue}", list(timeframes), timeout=7 * 86_400)
+
+
+def subscription_create(
+    *,
+    owner,
+    account: ExchangeAccount,
+    kind: str,
+    symbol: str,
+    timeframe: str = "",
+    depth: int = 0,
+    interval_ms: int = 1000,
+    origin: str = Subscription.Origin.PERSON,
+    origin_ref: str = "",
+) -> tuple[Subscription, bool]:
+    """Subscribe ``owner`` to one stream of ``account``'s venue. Subscribing again to the
+    same stream is the same subscription (made active, with the new depth and interval).
+    Returns it and whether it was created. Checks first, writes nothing on a refusal."""
+    venue = venue_of(account)
+    if kind == Subscription.Kind.OHLCV:
+        _check_timeframe(venue, timeframe)
+    elif timeframe:
+        raise ValidationFailed(
+            "Only candle subscriptions take a timeframe.", extra={"field": "timeframe"}
+        )
+    if kind == Subscription.Kind.ORDERBOOK:
+        if not 1 <= depth <= MAX_DEPTH:
+            raise ValidationFailed(
+                f"A book subscription takes a depth from 1 to {MAX_DEPTH} levels.",
+                extra={"field": "depth"},
+            )
+    elif depth:
+        raise ValidationFailed("Only book subscriptions take a depth.", extra={"field": "depth"})
+    if interval_ms < MIN_INTERVAL_MS:
+        raise ValidationFailed(
+            f"The interval must be at least {MIN_INTERVAL_MS} ms (the venue's fastest stream).",
+            extra={"field": "interval_ms"},
+        )
+    _check_symbol(account, symbol)
+    with transaction.atomic():
+        subscription, created = Subscription.objects.select_for_update().get_or_create(
+            owner=owner,
+            venue=venue,
+            kind=kind,
+            symbol=symbol,
+            timeframe=timeframe,
+            defaults={
+                "account": account,
+                "depth": depth,
+                "interval_ms": interval_ms,
+                "origin": origin,
+                "origin_ref": origin_ref,
+            },
+        )
+        if not created:
+            Subscription.objects.filter(pk=subscription.pk).update(
+                account=account, depth=depth, interval_ms=interval_ms, is_active=True
+            )
+            subscription.refresh_from_db()
+    return subscription, created
+
+
+def subscriptions_delete(
+    *, owner, venue: str | None = None, symbol: str | None = None, pk: int | None = None
+) -> int:
+    """Unsubscribe: one subscription, or every one of a symbol (on a venue). The streams
+    process stops a stream nobody wants any more within a second."""
+    subscriptions = Subscription.objects.filter(owner=owner)
+    if pk is not None:
+        subscriptions = subscriptions.filter(pk=pk)
+    if venue is not None:
+        subscriptions = subscriptions.filter(venue=venue)
+    if symbol is not None:
+        subscriptions = subscriptions.filter(symbol=symbol)
+    deleted, _ = subscriptions.delete()
+    return deleted
+
+
+def subscriptions_set_active(*, owner, active: bool) -> int:
+    """Stop (pause) or start (resume) every subscription of ``owner``."""
+    return Subscription.objects.filter(owner=owner, is_active=not active).update(
+        is_active=active, updated_at=timezone.now()
+    )

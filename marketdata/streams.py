@@ -203,6 +203,7 @@ class MarketStreams:
         if state is None:
             account = await sync_to_async(ExchangeAccount.objects.get)(pk=account_id)
             client = await sync_to_async(gateway.build_client)(account, pro=True)
+            await sync_to_async(services.remember_timeframes)(venue, client.timeframes)
             state = self.venues.setdefault(venue, VenueState(client))
             if state.client is not client:
                 await client.close()
