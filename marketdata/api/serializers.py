@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import ExchangeAccount
@@ -7,6 +9,7 @@ from common.api import StrictInput
 from marketdata.models import Candle, Subscription
 
 
+@extend_schema_field(OpenApiTypes.INT)
 class OwnAccountField(serializers.PrimaryKeyRelatedField):
     """One of the requesting user's accounts; another user's answers like a missing one."""
 
@@ -83,7 +86,7 @@ class BookQuery(MarketQuery):
     levels = serializers.IntegerField(required=False, default=10, min_value=1, max_value=1000)
 
 
-class CandleOutput(serializers.ModelSerializer):
+class MarketCandleOutput(serializers.ModelSerializer):
     class Meta:
         model = Candle
         fields = ["open_time", "open", "high", "low", "close", "volume", "closed"]

@@ -12,8 +12,8 @@ from marketdata import live, selectors, services
 from marketdata.api.serializers import (
     BookOutput,
     BookQuery,
-    CandleOutput,
     CandleQuery,
+    MarketCandleOutput,
     MarketQuery,
     QuoteOutput,
     SubscriptionInput,
@@ -117,7 +117,7 @@ class SubscriptionViewSet(
 class CandleViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Stored candles of a symbol on one of the user's accounts' venues, oldest first."""
 
-    serializer_class = CandleOutput
+    serializer_class = MarketCandleOutput
 
     def get_queryset(self):
         query = _query(CandleQuery, self.request)

@@ -318,6 +318,9 @@ SPECTACULAR_SETTINGS = {
         "OrderStatusEnum": "orders.models.Order.StatusChoices",
         "PositionStatusEnum": "positions.models.Position.Status",
         "SignalStatusEnum": "strategies.models.Signal.Status",
+        "SubscriptionKindEnum": "marketdata.models.Subscription.Kind",
+        "SubscriptionOriginEnum": "marketdata.models.Subscription.Origin",
+        "OrderOriginEnum": "orders.models.Order.Origin",
     },
 }
 
