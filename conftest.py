@@ -183,3 +183,57 @@ def stream_state():
         return ExchangeSyncState.objects.filter(account=account, kind="stream").first()
 
     return state
+
+
+class RunningMarkets:
+    """The streams process's public market data (marketdata.streams.MarketStreams) on its
+    own event loop in a thread (tests that use it need committed data: transaction=True)."""
+
+    def __init__(self):
+        import asyncio
+        import threading
+
+        from marketdata.streams import MarketStreams
+
+        self.loop = asyncio.new_event_loop()
+        self.streams = MarketStreams()
+        self.stopping = None
+        self.started = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.started.wait(timeout=5)
+
+    def _run(self):
+        import asyncio
+
+        from asgiref.sync import sync_to_async
+        from django.db import connections
+
+        asyncio.set_event_loop(self.loop)
+        self.stopping = asyncio.Event()
+        self.started.set()
+        try:
+            self.loop.run_until_complete(self.streams.run(self.stopping))
+        finally:
+            self.loop.run_until_complete(sync_to_async(connections.close_all)())
+            self.loop.close()
+
+    def stop(self):
+        self.loop.call_soon_threadsafe(self.stopping.set)
+        self.thread.join(timeout=15)
+        if self.thread.is_alive():
+            pytest.fail("the market streams did not stop within 15 s")
+
+
+@pytest.fixture
+def running_markets():
+    """``running_markets()``: start the market-data streams; stopped after the test."""
+    started = []
+
+    def start():
+        started.append(RunningMarkets())
+        return started[-1]
+
+    yield start
+    for markets in started:
+        markets.stop()

@@ -79,6 +79,20 @@ class ExchangeAccount(TimeStamped):
         return f"{self.label} ({self.exchange_id} {self.mode} {self.market_type})"
 
     @property
+    def data_venue(self) -> str:
+        """Where this account's market data comes from: ``binance:spot`` for the real
+        market (live and paper accounts), ``binance-testnet:swap`` for a testnet,
+        ``simulator:spot`` for our simulator - each quotes its own prices, so their
+        candles must never mix."""
+        if self.mode == self.Mode.SIMULATOR:
+            source = "simulator"
+        elif self.mode == self.Mode.TESTNET:
+            source = f"{self.exchange_id}-testnet"
+        else:
+            source = self.exchange_id
+        return f"{source}:{self.market_type}"
+
+    @property
     def masked_key(self) -> str:
         return f"****{self.key_last4}" if self.key_last4 else ""
 

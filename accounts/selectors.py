@@ -20,6 +20,12 @@ def account_ids_for_user(*, user) -> list[int]:
     return list(ExchangeAccount.objects.filter(owner=user).values_list("pk", flat=True))
 
 
+def account_venue_for_user(*, user, account_id: int) -> str | None:
+    """The market-data venue of the user's account ``account_id``; None if not theirs."""
+    account = ExchangeAccount.objects.filter(owner=user, pk=account_id).first()
+    return None if account is None else account.data_venue
+
+
 def active_accounts() -> QuerySet[ExchangeAccount]:
     return ExchangeAccount.objects.filter(is_active=True).exclude(mode=ExchangeAccount.Mode.PAPER)
 

@@ -13,6 +13,7 @@ urlpatterns = [
     path("accounts/", views.accounts, name="accounts"),
     path("signals/", views.signals, name="signals"),
     path("risk/", views.risk, name="risk"),
+    path("market/", views.market, name="market"),
     path("login/", auth_views.LoginView.as_view(next_page="dashboard:overview"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(next_page="dashboard:login"), name="logout"),
 ]

@@ -239,3 +239,34 @@ def risk(request):
             "decisions": selectors.risk_decisions(user=user),
         },
     )
+
+
+MARKET_TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
+
+
+@login_required
+def market(request):
+    """A market: live candles, the book's top levels and the ticker of one symbol on the
+    venue of one of the user's accounts (the page subscribes to its streams)."""
+    accounts = selectors.accounts(user=request.user)
+    chosen = request.GET.get("account", "")
+    account = next(
+        (a for a in accounts if str(a["id"]) == chosen), accounts[0] if accounts else None
+    )
+    swap = account is not None and account["market_type"] == ExchangeAccount.MarketType.SWAP
+    symbol = request.GET.get("symbol", "").strip()[:50] or ("BTC/USDT:USDT" if swap else "BTC/USDT")
+    timeframe = request.GET.get("timeframe", "1m")
+    if timeframe not in MARKET_TIMEFRAMES:
+        timeframe = "1m"
+    market = {
+        "account": account["id"] if account else None,
+        "symbol": symbol,
+        "timeframe": timeframe,
+    }
+    return _page(
+        request,
+        "dashboard/market.html",
+        "market",
+        {"accounts": accounts, "market": market, "timeframes": MARKET_TIMEFRAMES},
+        {"market": market},
+    )

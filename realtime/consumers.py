@@ -7,8 +7,8 @@ import json
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from accounts.selectors import account_ids_for_user
-from realtime.groups import account_group, session_group, user_group
+from accounts.selectors import account_ids_for_user, account_venue_for_user
+from realtime.groups import account_group, market_group, session_group, user_group
 
 # The socket closes with this when the session behind it ends (as for no login at all).
 SESSION_ENDED = 4401
@@ -45,8 +45,37 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             content = json.loads(text_data)
         except (ValueError, RecursionError):
             return
-        if isinstance(content, dict) and content.get("type") == "ping":
+        if not isinstance(content, dict):
+            return
+        if content.get("type") == "ping":
             await self.send_json({"event": "pong", "payload": {}})
+        elif content.get("type") == "watch":
+            await self.watch_market(content.get("account"), content.get("symbol"))
+
+    async def watch_market(self, account_id, symbol) -> None:
+        """Follow one market (a market page's chart, book and ticker): the symbol on the
+        venue of one of the user's own accounts. One market per socket; anything else
+        (another user's account, junk) is ignored."""
+        if not isinstance(account_id, int) or not isinstance(symbol, str):
+            return
+        if not 0 < len(symbol) <= 50 or not symbol.isprintable():
+            return
+        venue = await database_sync_to_async(account_venue_for_user)(
+            user=self.scope["user"], account_id=account_id
+        )
+        if venue is None:
+            return
+        group = market_group(venue, symbol)
+        previous = getattr(self, "market", None)
+        if previous == group:
+            return
+        if previous is not None:
+            await self.channel_layer.group_discard(previous, self.channel_name)
+            self.groups_joined.remove(previous)
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.append(group)
+        self.market = group
+        await self.send_json({"event": "watching", "payload": {"venue": venue, "symbol": symbol}})
 
     async def platform_event(self, message):
         await self.send_json({"event": message["event"], "payload": message["payload"]})

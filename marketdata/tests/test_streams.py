@@ -5,8 +5,6 @@ need committed data (transaction=True)."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -15,51 +13,12 @@ import pytest
 from marketdata import live, services
 from marketdata.models import Candle, Subscription
 from marketdata.signals import candle_closed
-from marketdata.streams import MarketStreams, StreamKey, split_closed
+from marketdata.streams import StreamKey, split_closed
 from marketdata.timeframes import floor_ms, to_ms
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 VENUE = "simulator:spot"
-
-
-class RunningMarkets:
-    def __init__(self):
-        self.loop = asyncio.new_event_loop()
-        self.streams = MarketStreams()
-        self.stopping = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        from asgiref.sync import sync_to_async
-        from django.db import connections
-
-        asyncio.set_event_loop(self.loop)
-        self.stopping = asyncio.Event()
-        try:
-            self.loop.run_until_complete(self.streams.run(self.stopping))
-        finally:
-            self.loop.run_until_complete(sync_to_async(connections.close_all)())
-            self.loop.close()
-
-    def stop(self):
-        self.loop.call_soon_threadsafe(self.stopping.set)
-        self.thread.join(timeout=15)
-        assert not self.thread.is_alive(), "the market streams did not stop within 15 s"
-
-
-@pytest.fixture
-def running_markets():
-    started = []
-
-    def start():
-        started.append(RunningMarkets())
-        return started[-1]
-
-    yield start
-    for markets in started:
-        markets.stop()
 
 
 def subscribe(account, kind, symbol="BTC/USDT", **fields):

@@ -5,6 +5,7 @@ import { api, rows } from "./api.js";
 import { EquityChart, PriceChart } from "./charts.js";
 import { connectionState, show } from "./format.js";
 import { Live } from "./live.js";
+import { MarketPage } from "./market.js";
 import { fillElement, LiveTable } from "./tables.js";
 
 const pageData = JSON.parse(document.getElementById("page-data").textContent);
@@ -411,6 +412,28 @@ document.getElementById("chart-form")?.addEventListener("submit", (event) => {
 
 // --- Go live -----------------------------------------------------------------------------
 
-const live = new Live({ indicator: document.getElementById("conn"), onEvent, onResync: resync });
+const market = pageData.market && window.LightweightCharts ? new MarketPage(pageData.market, null) : null;
+const live = new Live({
+  indicator: document.getElementById("conn"),
+  onEvent: (event, payload) => (event.startsWith("market.") ? market?.onEvent(event, payload) : onEvent(event, payload)),
+  onResync: () => {
+    resync();
+    market?.load();
+  },
+  onOpen: () => market?.watch(),
+});
+if (market) {
+  market.live = live;
+  market.start();
+  for (const button of document.querySelectorAll("[data-timeframe]")) {
+    button.addEventListener("click", () => {
+      const url = new URL(location.href);
+      url.searchParams.set("account", String(market.account));
+      url.searchParams.set("symbol", market.symbol);
+      url.searchParams.set("timeframe", button.dataset.timeframe);
+      location.assign(url);
+    });
+  }
+}
 live.start();
 window.dashboard = { live, resync };

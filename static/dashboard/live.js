@@ -6,10 +6,11 @@ const PING_EVERY_MS = 25000;
 const PONG_WITHIN_MS = 10000;
 
 export class Live {
-  constructor({ indicator, onEvent, onResync }) {
+  constructor({ indicator, onEvent, onResync, onOpen }) {
     this.indicator = indicator;
     this.onEvent = onEvent;
     this.onResync = onResync;
+    this.onOpen = onOpen;
     this.attempt = 0;
     this.connectedOnce = false;
     this.socket = null;
@@ -34,6 +35,7 @@ export class Live {
       this.attempt = 0;
       this.show("live", "live");
       this.keepAlive();
+      this.onOpen?.();
       // Events sent while we were away are gone: read the current state from the API.
       if (this.connectedOnce) this.onResync();
       this.connectedOnce = true;
@@ -69,6 +71,10 @@ export class Live {
     this.show("offline", `offline - retrying in ${Math.ceil(delay / 1000)} s`);
     clearTimeout(this.timers.retry);
     this.timers.retry = setTimeout(() => this.start(), delay);
+  }
+
+  send(message) {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
   }
 
   keepAlive() {

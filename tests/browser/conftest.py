@@ -70,10 +70,14 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def browser_env(subprocess_env, simulator, layer_prefix) -> dict[str, str]:
+    from django.conf import settings
+
     return {
         **subprocess_env,
         "SIMULATOR_URL": simulator.url,
         "TEST_CHANNEL_LAYER_PREFIX": layer_prefix,
+        # The test's cache is daphne's: markets the test loaded, quotes its streams wrote.
+        "TEST_CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
     }
 
 
