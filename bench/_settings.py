@@ -26,7 +26,17 @@ CELERY_BROKER_URL = f"{_base}/{BROKER_DB}"
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [f"{_base}/{LAYER_DB}"]},
+        # As the platform's own (settings.base): a read timeout that outlasts the
+        # layer's 5 s blocking receive, or an idle socket dies every ~6 s.
+        "CONFIG": {
+            "hosts": [
+                {
+                    "address": f"{_base}/{LAYER_DB}",
+                    "socket_timeout": 15,
+                    "socket_connect_timeout": 2,
+                }
+            ]
+        },
     }
 }
 CACHES = {

@@ -10,6 +10,7 @@ and relations as usual - the same objects the ORM would give. ``one_row`` reads 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 from django.db import models, transaction
@@ -52,3 +53,59 @@ def one_row(model: type[M], where: str, params: list, *, lock: bool = False) -> 
         params,
     )
     return next(iter(rows), None)
+
+
+def upsert(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence],
+    *,
+    unique: Sequence[str],
+    update: Sequence[str],
+) -> None:
+    """Insert ``rows`` (values in the order of ``fields``, as the database driver takes
+    them: Decimal, aware datetime, str, bool) and, where a row with the same ``unique``
+    columns exists, replace its ``update`` columns.
+
+    PostgreSQL: COPY into a temporary table, then one INSERT ... SELECT ... ON CONFLICT.
+    Measured on bench/market_data.py (50,000 candles in pages of 1,000): bulk_create with
+    update_conflicts prepares every value through its model field in Python (a decimal
+    through a formatting context: 10 values a row, most of the time spent) and stored
+    3,500-3,600 rows/s on the loaded 2-core machine; the rows streamed as they are,
+    21,800 rows/s there (6x). Elsewhere (SQLite) ``bulk_create(update_conflicts=True)``.
+    """
+    if not rows:
+        return
+    connection = transaction.get_connection()
+    meta = model._meta
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(
+            [model(**dict(zip(fields, row, strict=True))) for row in rows],
+            update_conflicts=True,
+            unique_fields=list(unique),
+            update_fields=list(update),
+        )
+        return
+    quote = connection.ops.quote_name
+    column = {f.name: f.column for f in meta.concrete_fields}
+    names = ", ".join(quote(column[name]) for name in fields)
+    staging = quote(f"_upsert_{meta.db_table}_{len(fields)}")
+    # Names from the model's metadata; the rows go as data.
+    with connection.wrap_database_errors, connection.cursor() as cursor, transaction.atomic():
+        # The columns' types only (no constraints), once per connection.
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS AS "  # noqa: S608
+            f"SELECT {names} FROM {quote(meta.db_table)} WITH NO DATA"
+        )
+        with cursor.copy(f"COPY {staging} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        conflict = ", ".join(quote(column[name]) for name in unique)
+        assignments = ", ".join(
+            f"{quote(column[name])} = EXCLUDED.{quote(column[name])}" for name in update
+        )
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({names}) SELECT {names} FROM {staging} "  # noqa: S608
+            f"ON CONFLICT ({conflict}) DO UPDATE SET {assignments}"
+        )
+        cursor.execute(f"DELETE FROM {staging}")  # noqa: S608 - a savepoint's commit empties nothing

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts import gateway
 from accounts.models import ExchangeAccount
+from common.db import upsert
 from common.exceptions import ServiceUnavailable, ValidationFailed
 from marketdata import signals
 from marketdata.models import Candle, Subscription
@@ -35,8 +36,10 @@ logger = logging.getLogger(__name__)
 # the venue allows (Binance USD-M: 1500 per its API documentation; ccxt lists 500).
 PAGE_LIMITS = {("binance", "swap"): 1500}
 DEFAULT_PAGE_LIMIT = 500
+CANDLE_KEY = ("venue", "symbol", "timeframe", "open_time")
 # Fields a closed candle arriving again overwrites.
 CANDLE_VALUES = ("open", "high", "low", "close", "volume", "closed")
+CANDLE_FIELDS = (*CANDLE_KEY, *CANDLE_VALUES)
 
 
 def _decimal(value) -> Decimal:
@@ -62,33 +65,27 @@ def candles_store(
     arrive late, after a fuller copy of the same candle): each replaces only a forming
     row or one with no more volume."""
     step = timeframe_ms(timeframe)
-    closed: list[Candle] = []
+    closed: list[tuple] = []
     forming: list[Candle] = []
     for row in rows:
-        candle = Candle(
-            venue=venue,
-            symbol=symbol,
-            timeframe=timeframe,
-            open_time=from_ms(int(row[0])),
-            open=_decimal(row[1]),
-            high=_decimal(row[2]),
-            low=_decimal(row[3]),
-            close=_decimal(row[4]),
-            volume=_decimal(row[5] or 0),
-            closed=int(row[0]) + step <= now_ms,
+        values = (
+            venue,
+            symbol,
+            timeframe,
+            from_ms(int(row[0])),
+            _decimal(row[1]),
+            _decimal(row[2]),
+            _decimal(row[3]),
+            _decimal(row[4]),
+            _decimal(row[5] or 0),
+            int(row[0]) + step <= now_ms,
         )
-        (closed if candle.closed else forming).append(candle)
-    if not final:
-        forming += closed
-        closed = []
+        if final and values[-1]:
+            closed.append(values)
+        else:
+            forming.append(Candle(**dict(zip(CANDLE_FIELDS, values, strict=True))))
     with transaction.atomic():
-        if closed:
-            Candle.objects.bulk_create(
-                closed,
-                update_conflicts=True,
-                unique_fields=["venue", "symbol", "timeframe", "open_time"],
-                update_fields=list(CANDLE_VALUES),
-            )
+        upsert(Candle, CANDLE_FIELDS, closed, unique=CANDLE_KEY, update=CANDLE_VALUES)
         for candle in forming:
             _store_forming(candle)
     return len(closed) + len(forming)
