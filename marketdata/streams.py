@@ -232,31 +232,62 @@ class MarketStreams:
             await asyncio.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0**attempt)))  # noqa: S311
 
     async def consume(self, key: StreamKey, want: Wanted, state: VenueState) -> None:
-        if key.kind == Subscription.Kind.TICKER and state.client.has.get("watchBidsAsks"):
-            # A venue's ticker stream may carry no best bid and ask (Binance USD-M's, and
-            # the mini ticker ccxt takes on spot): they come from its book ticker stream,
-            # merged into one quote.
-            quote: dict = {}
-            async with asyncio.TaskGroup() as group:
-                group.create_task(self.consume_one(key, want, state, "ticker", quote))
-                group.create_task(self.consume_one(key, want, state, "bidask", quote))
+        group = market_group(key.venue, key.symbol)
+        interval = want.interval_ms / 1000
+        if key.kind == Subscription.Kind.TICKER:
+
+            def push(quote: dict) -> None:
+                payload = live.ticker_write(key.venue, key.symbol, quote)
+                broadcast(
+                    group=group, event="market.ticker", payload={"venue": key.venue, **payload}
+                )
+
+        elif key.kind == Subscription.Kind.ORDERBOOK:
+
+            def push(book: dict) -> None:
+                payload = live.book_write(key.venue, key.symbol, book, want.depth or DEFAULT_DEPTH)
+                broadcast(group=group, event="market.book", payload={"venue": key.venue, **payload})
+
         else:
-            await self.consume_one(key, want, state, key.kind, {})
+
+            def push(row: list) -> None:
+                live.forming_write(key.venue, key.symbol, key.timeframe, row)
+                payload = candle(key, row, closed=False)
+                broadcast(group=group, event="market.candle", payload=payload)
+
+        throttle = Throttle(interval, push)
+        try:
+            if key.kind == Subscription.Kind.TICKER and state.client.has.get("watchBidsAsks"):
+                # A venue's ticker stream may carry no best bid and ask (Binance USD-M's,
+                # and the mini ticker ccxt takes on spot): they come from its book ticker
+                # stream, merged into one quote.
+                quote: dict = {}
+                async with asyncio.TaskGroup() as tasks:
+                    tasks.create_task(self.consume_one(key, want, state, "ticker", quote, throttle))
+                    tasks.create_task(self.consume_one(key, want, state, "bidask", quote, throttle))
+            else:
+                await self.consume_one(key, want, state, key.kind, {}, throttle)
+        finally:
+            throttle.cancel()
 
     async def consume_one(
-        self, key: StreamKey, want: Wanted, state: VenueState, source: str, quote: dict
+        self,
+        key: StreamKey,
+        want: Wanted,
+        state: VenueState,
+        source: str,
+        quote: dict,
+        throttle: Throttle,
     ) -> None:
         group = market_group(key.venue, key.symbol)
         interval = want.interval_ms / 1000
-        last_push = last_stamp = 0.0
+        last_stamp = 0.0
         forming: list | None = None
         while True:
             data = await self.next(key, want, state.client, source, interval)
             state.messages += 1
             state.last_message_ms = live.now_ms()
             state.errors = 0
-            now = time.monotonic()
-            due = now - last_push >= interval
             if key.kind == Subscription.Kind.OHLCV:
                 closed, forming = split_closed(forming, data)
                 if closed:
@@ -265,26 +296,14 @@ class MarketStreams:
                     )
                     for row in closed:
                         broadcast(group=group, event="market.candle", payload=candle(key, row))
-                if forming is not None and due:
-                    live.forming_write(key.venue, key.symbol, key.timeframe, forming)
-                    payload = candle(key, forming, closed=False)
-                    broadcast(group=group, event="market.candle", payload=payload)
-                    last_push = now
+                if forming is not None:
+                    throttle.offer(forming)
+            elif key.kind == Subscription.Kind.TICKER:
+                merge_quote(quote, source, data, key.symbol)
+                throttle.offer(quote)
             else:
-                if key.kind == Subscription.Kind.TICKER:
-                    merge_quote(quote, source, data, key.symbol)
-                if due:
-                    # Written to the cache from the event loop: a local Redis answers in
-                    # well under a millisecond, less than a hop to a thread would cost.
-                    if key.kind == Subscription.Kind.TICKER:
-                        event = "market.ticker"
-                        payload = live.ticker_write(key.venue, key.symbol, quote)
-                    else:
-                        event = "market.book"
-                        depth = want.depth or DEFAULT_DEPTH
-                        payload = live.book_write(key.venue, key.symbol, data, depth)
-                    broadcast(group=group, event=event, payload={"venue": key.venue, **payload})
-                    last_push = now
+                throttle.offer(data)
+            now = time.monotonic()
             if now - last_stamp >= STAMP_SECONDS:
                 await sync_to_async(_stamp)(key)
                 last_stamp = now
@@ -325,6 +344,45 @@ def merge_quote(quote: dict, source: str, data: dict, symbol: str) -> None:
             quote[name] = data[name]
     if data.get("timestamp"):
         quote["timestamp"] = max(quote.get("timestamp") or 0, data["timestamp"])
+
+
+class Throttle:
+    """At most one push per interval, and the latest data always pushed: at once when the
+    interval has passed, else when it will have (the trailing edge), never later.
+
+    Pushes write to the cache from the event loop: a local Redis answers in well under a
+    millisecond, less than a hop to a thread would cost."""
+
+    def __init__(self, interval: float, push) -> None:
+        self.interval = interval
+        self.push = push
+        self.last = 0.0
+        self.latest = None
+        self.timer: asyncio.TimerHandle | None = None
+
+    def offer(self, data) -> None:
+        self.latest = data
+        wait = self.last + self.interval - time.monotonic()
+        if wait <= 0:
+            self.fire()
+        elif self.timer is None:
+            self.timer = asyncio.get_running_loop().call_later(wait, self.fire)
+
+    def fire(self) -> None:
+        self.timer = None
+        if self.latest is None:
+            return
+        data, self.latest = self.latest, None
+        self.last = time.monotonic()
+        try:
+            self.push(data)
+        except Exception:
+            logger.warning("market data push failed", exc_info=True)
+
+    def cancel(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
 
 
 def split_closed(forming: list | None, rows: list) -> tuple[list[list], list | None]:
