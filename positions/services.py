@@ -384,13 +384,11 @@ def positions_apply_exchange(
     for); else the payloads' own times, else now. Pushes ``position.updated`` on commit.
     """
     now = timezone.now()
-    if as_of is None and not complete:
-        stamps = [from_ms(p.get("timestamp")) for p in payloads]
-        as_of = max((t for t in stamps if t is not None), default=None)
     theirs: dict[str, ExchangePosition] = {}
     for payload in payloads:
         position = parse_position(payload)
-        if position.contracts > 0 or position.symbol not in theirs:
+        known = theirs.get(position.symbol)
+        if known is None or _later(position, known):
             theirs[position.symbol] = position
     changed: list[Position] = []
     with transaction.atomic():
@@ -408,16 +406,33 @@ def positions_apply_exchange(
             if exchange is not None:
                 signed = exchange.contracts if exchange.side == "long" else -exchange.contracts
             signed_by_symbol[symbol] = signed
-        _agree(
-            account_id=account.pk,
-            kind=AgreedFigure.Kind.POSITION,
-            theirs=signed_by_symbol,
-            as_of=as_of or now,
-            now=now,
-            complete=complete,
-            positions=ours,
-        )
-        for symbol in sorted(symbols):
+        if as_of is not None or complete:
+            stale = _agree(
+                account_id=account.pk,
+                kind=AgreedFigure.Kind.POSITION,
+                theirs=signed_by_symbol,
+                as_of=as_of or now,
+                now=now,
+                complete=complete,
+                positions=ours,
+            )
+        else:
+            # A stream delivery's positions each were true at their own message's time
+            # (ccxt's cache hands back older rows beside the new one): each is held
+            # against the fills up to its own time, never a later one's.
+            stale = set()
+            for symbol, signed in signed_by_symbol.items():
+                stale |= _agree(
+                    account_id=account.pk,
+                    kind=AgreedFigure.Kind.POSITION,
+                    theirs={symbol: signed},
+                    as_of=theirs[symbol].timestamp or now,
+                    now=now,
+                    complete=False,
+                    positions=ours,
+                )
+        for symbol in sorted(symbols - stale):
+            # A row older than the figure agreed says nothing new: it moves no record.
             position = ours.get(symbol)
             exchange = theirs.get(symbol)
             signed = signed_by_symbol[symbol]
@@ -432,6 +447,18 @@ def positions_apply_exchange(
         for position in changed:
             _publish_position(position)
     return changed
+
+
+def _later(position: ExchangePosition, known: ExchangePosition) -> bool:
+    """Which of two rows of one symbol tells where it stands: the later one. ccxt.pro
+    keeps a one-way position's rows by side ("long", "short", "both" once flat), so a
+    delivery can carry a long row from before the position closed beside the flat row
+    that closed it; of two rows from one moment (hedge mode's two sides), the open one."""
+
+    def moment(p: ExchangePosition) -> datetime:
+        return p.timestamp or _BEGINNING
+
+    return (moment(position), position.contracts > 0) > (moment(known), known.contracts > 0)
 
 
 def _open(account: ExchangeAccount, exchange: ExchangePosition, now: datetime) -> Position:
@@ -582,7 +609,7 @@ def _agree(
     now: datetime,
     complete: bool,
     positions: dict[str, Position] | None = None,
-) -> None:
+) -> set[str]:
     """Hold the exchange's figures (asset totals or signed positions, true at ``as_of``)
     against the last ones our fills agreed with, plus the fills between the two times.
 
@@ -595,7 +622,7 @@ def _agree(
     account held before the platform); a derivative symbol is held against all its fills.
     ``complete``: ``theirs`` is everything the exchange has (a REST snapshot), so a
     subject missing from it is zero there. Runs in the caller's transaction; the figures'
-    rows are locked.
+    rows are locked. Returns the subjects whose figure here is older than the one agreed.
     """
     agreed = AgreedFigure.objects.select_for_update().filter(account_id=account_id, kind=kind)
     if not complete:
@@ -611,12 +638,13 @@ def _agree(
                 amount=ZERO if kind == AgreedFigure.Kind.POSITION else theirs[subject],
                 as_of=_BEGINNING if kind == AgreedFigure.Kind.POSITION else as_of,
             )
+    stale = {subject for subject, f in figures.items() if f.as_of > as_of}
     due = [f for f in figures.values() if f.as_of < as_of]
     if not due:
         for figure in figures.values():
             if figure.pk is None:
                 figure.save()
-        return
+        return stale
     fills = _fills_between(account_id, min(f.as_of for f in due), as_of)
     confirm = timedelta(seconds=settings.DRIFT_CONFIRM_SECONDS)
     for subject, amount in theirs.items():
@@ -641,6 +669,7 @@ def _agree(
                 )
                 figure.amount, figure.as_of, figure.mismatch_since = amount, as_of, None
         figure.save()
+    return stale
 
 
 def _fill_time(fill: Fill) -> datetime:
