@@ -36,11 +36,17 @@ function debounce(fn, ms) {
 
 // --- Patching from events ---------------------------------------------------------------
 
+// A venue's prices were not cached: a worker fetches them; ask again until they are in.
+let pricesTries = 0;
+
 async function refreshPortfolio() {
   const cards = document.getElementById("portfolio");
   if (!cards) return;
   const { ok, data } = await api("GET", "/api/portfolio/");
   if (!ok) return;
+  cards.dataset.pricesPending = String(Boolean(data.prices_pending));
+  if (data.prices_pending && pricesTries++ < 30) setTimeout(refreshPortfolio, 1000);
+  else if (!data.prices_pending) pricesTries = 0;
   for (const element of cards.querySelectorAll("[data-p]")) {
     element.textContent = show(data[element.dataset.p]);
   }
@@ -433,6 +439,8 @@ document.getElementById("chart-form")?.addEventListener("submit", (event) => {
 });
 
 // --- Go live -----------------------------------------------------------------------------
+
+if (pageData.pricesPending) setTimeout(refreshPortfolio, 1000);
 
 const live = new Live({ indicator: document.getElementById("conn"), onEvent, onResync: resync });
 live.start();
