@@ -12,16 +12,24 @@ from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from positions.selectors import candles_key
+from accounts import gateway
 from positions.tests.factories import BalanceFactory
 
 pytestmark = pytest.mark.django_db
+
+
+SYMBOLS = ("BTC/USDT", "NOPE/USDT")  # the charts these tests ask for
 
 
 def api_for(user) -> APIClient:
     client = APIClient()
     client.force_authenticate(user)
     return client
+
+
+def candles_key(account, limit: int, symbol: str = "BTC/USDT") -> str:
+    """Where the chart's 1m candles of ``symbol`` are cached."""
+    return f"ohlcv:{gateway.markets_cache_key(account)}:{symbol}:1m:{limit}"
 
 
 def chart(client, account, symbol="BTC/USDT", limit=30):
@@ -32,8 +40,9 @@ def chart(client, account, symbol="BTC/USDT", limit=30):
 def account(make_sim_account, sim):
     sim.control("POST", "/step", {"n": 3})  # a market that has moved has candles
     account = make_sim_account()
-    for limit in (30, 31):
-        cache.delete(candles_key(account=account, symbol="BTC/USDT", timeframe="1m", limit=limit))
+    cache.delete_many(
+        [candles_key(account, limit, symbol) for limit in (30, 31) for symbol in SYMBOLS]
+    )
     return account
 
 
@@ -63,7 +72,7 @@ def test_stale_candles_are_shown_while_a_worker_fetches_newer(account, exchange_
     client = api_for(account.owner)
     chart(client, account)
     exchange_jobs.run()
-    key = candles_key(account=account, symbol="BTC/USDT", timeframe="1m", limit=30)
+    key = candles_key(account, 30)
     entry = cache.get(key)
     entry["fetched_at"] = timezone.now() - timedelta(minutes=1)
     cache.set(key, entry, 600)
@@ -82,8 +91,6 @@ def test_stale_candles_are_shown_while_a_worker_fetches_newer(account, exchange_
 
 
 def test_a_symbol_the_exchange_refuses_is_400_once_a_worker_asked(account, exchange_jobs):
-    from accounts import gateway
-
     client = api_for(account.owner)
     cache.delete_many(
         [gateway.markets_cache_key(account), gateway.precision_mode_cache_key(account)]
@@ -99,15 +106,16 @@ def test_a_symbol_the_exchange_refuses_is_400_once_a_worker_asked(account, excha
     assert "NOPE/USDT" in refused.json()["detail"]
 
 
-def test_a_symbol_unknown_to_the_cached_markets_is_400_without_a_job(account, exchange_jobs):
-    from accounts import gateway
-
+def test_a_symbol_unknown_to_the_cached_markets_is_400_without_a_job(account, sim, exchange_jobs):
     gateway.ensure_markets(gateway.build_client(account), account)
+    sim.control("DELETE", "/requests")
 
     answer = chart(api_for(account.owner), account, symbol="NOPE/USDT")
 
     assert answer.status_code == 400
+    assert "Unknown symbol 'NOPE/USDT'" in answer.json()["detail"]
     assert exchange_jobs.held == []
+    assert sim.control("GET", "/requests") == {}
 
 
 def test_a_cold_chart_past_the_users_jobs_is_429(account, exchange_jobs, settings):
