@@ -26,9 +26,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SLOW_MS = 4000  # every exchange answer, while the slow user sends
 WINDOW_SECONDS = 8.0  # how long the other user's latency is measured
 SENDERS = 6  # the slow user's requests in flight at once: more than the web's 4 threads
-# The other user's bound: a GET of their orders on a loaded 2-core machine, never a
-# request thread's wait for the exchange.
-P50_BOUND, P99_BOUND = 0.5, 1.5
+# The other user's bound: a GET of their orders on a busy 2-core machine, beside the slow
+# user's flood of quick answers - never a request thread's wait for the exchange (before:
+# 4.9-9.7 s).
+P50_BOUND, P99_BOUND = 1.0, 2.5
 
 
 def _percentile(samples: list[float], q: float) -> float:
