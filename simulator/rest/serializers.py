@@ -5,15 +5,18 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
+
 from ..config import MarketSpec, SimConfig
 from ..engine import CancelReplaceResult, Exchange
+from ..engine import history as hs
 from ..engine.exchange import FUTURES_EXCHANGE_INFO_TYPES, SPOT_ORDER_TYPES
+from ..engine.history import Units
 from ..engine.market import MarketState
 from ..engine.model import (
     BUY,
     ZERO,
     AlgoOrder,
-    Candle,
     Fill,
     Order,
     OrderList,
@@ -195,22 +198,49 @@ def depth(mkt: MarketState, limit: int, futures: bool, now: int) -> dict[str, An
     return body
 
 
-def kline(c: Candle, futures: bool) -> list[Any]:
-    fmt = plain if futures else d8
-    return [
-        c.open_time,
-        fmt(c.open),
-        fmt(c.high),
-        fmt(c.low),
-        fmt(c.close),
-        fmt(c.volume),
-        c.close_time,
-        fmt(c.quote_volume),
-        c.trades,
-        fmt(c.taker_buy_volume),
-        fmt(c.taker_buy_quote_volume),
-        "0",
+def klines_json(bars: np.ndarray, units: Units, interval_ms: int, futures: bool) -> str:
+    """Kline rows as Binance sends them, straight to JSON text: prices and quantities are
+    whole ticks and steps, written as decimals without Decimal arithmetic (spot with eight
+    places like ``d8``, USD-M without trailing zeros like ``plain``)."""
+    if not bars.shape[1]:
+        return "[]"
+    tp, sp, qp = units.tick_places, units.step_places, units.quote_places
+    tm, sm, qm = units.tick_mantissa, units.step_mantissa, units.quote_mantissa
+    o, h, lo, c = (
+        _decimals(bars[r], tm, tp, futures) for r in (hs.OPEN, hs.HIGH, hs.LOW, hs.CLOSE)
+    )
+    v, tbv = (_decimals(bars[r], sm, sp, futures) for r in (hs.VOLUME, hs.TAKER))
+    q, tbq = (_decimals(bars[r], qm, qp, futures) for r in (hs.QUOTE, hs.TAKER_QUOTE))
+    times = bars[hs.TIME].tolist()
+    trades = bars[hs.TRADES].tolist()
+    last = interval_ms - 1
+    rows = [
+        f'[{t},"{o[i]}","{h[i]}","{lo[i]}","{c[i]}","{v[i]}",{t + last},"{q[i]}",'
+        f'{trades[i]},"{tbv[i]}","{tbq[i]}","0"]'
+        for i, t in enumerate(times)
     ]
+    return "[" + ",".join(rows) + "]"
+
+
+def _decimals(counts: np.ndarray, mantissa: int, places: int, futures: bool) -> list[str]:
+    """``count x mantissa x 10^-places`` for each count, as ``plain`` (USD-M) or ``d8``
+    (spot) would write the Decimal."""
+    values = (counts * mantissa).tolist() if mantissa != 1 else counts.tolist()
+    if not futures and places > 8:  # d8 rounds: leave it to Decimal
+        return [d8(Decimal(v).scaleb(-places)) for v in values]
+    if places == 0:
+        return [str(v) for v in values] if futures else [f"{v}.00000000" for v in values]
+    out = []
+    pad = "0" * (8 - places) if not futures else ""
+    for value in values:
+        digits = str(value).rjust(places + 1, "0")
+        whole, fraction = digits[:-places], digits[-places:]
+        if futures:
+            fraction = fraction.rstrip("0")
+            out.append(f"{whole}.{fraction}" if fraction else whole)
+        else:
+            out.append(f"{whole}.{fraction}{pad}")
+    return out
 
 
 def public_trade(t: PublicTradeRecord, futures: bool) -> dict[str, Any]:
