@@ -16,6 +16,7 @@ from simulator.config import SimConfig
 from simulator.engine import Exchange, OrderRequest
 from simulator.engine import history as hs
 from simulator.engine.history import DAY_MS, HISTORY_START_MS, MINUTE_MS
+from simulator.rest import serializers as ser
 from simulator.testing import run_in_thread
 
 SYMBOL = "BTC/USDT"
@@ -383,6 +384,22 @@ def test_kline_errors_are_binances(sim):
     assert (status, body["code"]) == (400, -1121)
     status, body = _get(f"{sim.url}/api/v3/klines?symbol=BTCUSDT&interval=1m&startTime=x")
     assert (status, body["code"]) == (400, -1100)
+
+
+@pytest.mark.parametrize(("tick", "step"), [(None, None), ("0.05", "1"), ("0.0000001", "0.01")])
+def test_kline_json_is_what_d8_and_plain_write(tick, step):
+    """The digit-matrix writer against Decimal through d8 (spot) and plain (USD-M): default
+    markets, a tick that is no power of ten, and more than eight decimals (d8 rounds)."""
+    markets = {"BTC/USDT": {"tick_size": tick, "step_size": step}} if tick else {}
+    exchange = _exchange(symbols=["BTC/USDT", "ETH/USDT", "SOL/USDT"], markets=markets)
+    for venue, futures in (("spot", False), ("futures", True)):
+        for mkt in exchange.markets[venue].values():
+            bars = mkt.klines(HOUR_MS, START - 10 * DAY_MS, None, 1000, START)
+            quiet = bars.copy()
+            quiet[hs.VOLUME :] = 0  # no volume: "0" and "0.00000000"
+            for rows in (bars, quiet):
+                text = ser.klines_json(rows, mkt.units, HOUR_MS, futures)
+                assert json.loads(text) == ser.kline_rows(rows, mkt.units, HOUR_MS, futures)
 
 
 # ---------------------------------------------------------------------- the engine
