@@ -137,9 +137,11 @@ CHUNK_DAYS = 64
 MAX_LOOK_BACK_CHUNKS = 8  # a chunk holds ~96 switches; none in 8 is beyond astronomical
 
 CACHE_BYTES = 8 * 1024 * 1024  # ~75 days of 1m candles: a day regenerates in ~1.5 ms
-MAX_MARKETS = 64  # market histories (chains, plans) kept; a reset's new anchor is a new one
-CHUNK_CACHE = 16
-DAY_CACHE = 512
+# Market histories kept (each with its chain, up to CHUNK_CACHE chunks of plans - some
+# 160 KB each - and DAY_CACHE days' regimes and jumps): a reset's new anchor is a new one.
+MAX_MARKETS = 16
+CHUNK_CACHE = 4  # walks are sequential: a chunk, its neighbours
+DAY_CACHE = 128
 
 
 def day_of(ms: int) -> int:
@@ -546,10 +548,13 @@ class MarketHistory:
 
     def regimes(self, day: int) -> np.ndarray:
         """The regime of each of the day's minutes (for tests and curious readers)."""
-        return np.repeat(self._day(day).regime, 60)
+        with self._lock:
+            return np.repeat(self._day(day).regime, 60)
 
     def jump_minutes(self, day: int) -> np.ndarray:
-        return np.sort(self._day(day).jump_minutes)
+        """The minutes of the day (0..1439) at which the price jumps."""
+        with self._lock:
+            return np.sort(self._day(day).jump_minutes)
 
 
 class _AR1:
