@@ -17,6 +17,7 @@ from simulator.engine import Exchange, OrderRequest
 from simulator.engine import history as hs
 from simulator.engine.history import DAY_MS, HISTORY_START_MS, MINUTE_MS
 from simulator.rest import serializers as ser
+from simulator.server import config_from_args, parse_args
 from simulator.testing import run_in_thread
 
 SYMBOL = "BTC/USDT"
@@ -121,6 +122,16 @@ def test_a_pinned_anchor_gives_the_same_history_in_simulators_started_days_apart
         before = mkt.klines(MINUTE_MS, None, start - start % MINUTE_MS - 1, 1, start)
         assert mkt.mid == mkt.units.price(int(before[hs.CLOSE, 0]))
     assert early.mid != late.mid
+
+
+def test_the_anchor_is_given_as_milliseconds_or_an_iso_instant_with_its_offset():
+    new_year = 1_735_689_600_000  # 2025-01-01 00:00 UTC
+    args = parse_args(["--history-anchor", "2025-01-01T01:00:00+01:00"])
+    assert config_from_args(args).history_anchor_ms == new_year
+    assert SimConfig.build(overrides={"history_anchor": new_year}).history_anchor_ms == new_year
+    assert config_from_args(parse_args([])).history_anchor_ms is None  # the start
+    with pytest.raises(ValueError, match="UTC offset"):
+        SimConfig.build(overrides={"history_anchor": "2025-01-01T00:00:00"})
 
 
 def test_two_running_simulators_with_one_seed_and_anchor_answer_identical_bytes():
