@@ -269,6 +269,7 @@ class _ByteLRU:
             return value
 
     def put(self, key: Any, value: np.ndarray) -> None:
+        value.flags.writeable = False  # shared by every caller: never edited in place
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
