@@ -237,3 +237,58 @@ def running_markets():
     yield start
     for markets in started:
         markets.stop()
+
+
+class HeldJobs:
+    """Exchange jobs the code under test queued (accounts.jobs), held instead of sent to
+    the broker - no test worker consumes `sync`. ``run()`` does what the sync worker
+    would: runs each, in order, in this process."""
+
+    def __init__(self):
+        self.held: list[tuple] = []
+        self.queues: list[str] = []  # where each would have gone (the task routes)
+
+    def publish(self, task, args: tuple) -> None:
+        from trading_site.celery import app
+
+        self.held.append((task, args))
+        self.queues.append(app.amqp.router.route({}, task.name)["queue"].name)
+
+    @property
+    def names(self) -> list[str]:
+        return [task.name for task, _ in self.held]
+
+    def run(self) -> int:
+        ran = 0
+        while self.held:
+            task, args = self.held.pop(0)
+            task.apply(args=args, throw=True)
+            ran += 1
+        return ran
+
+
+@pytest.fixture(autouse=True)
+def exchange_jobs(monkeypatch):
+    """``exchange_jobs.run()`` runs the exchange jobs requests queued; ``.held`` and
+    ``.queues`` say which and where to. The jobs a test started are forgotten after it
+    (their names are in the cache, shared by the tests of this process)."""
+    from django.core.cache import cache
+
+    from accounts import jobs
+
+    held = HeldJobs()
+    started: set[str] = set()
+    start = jobs.job_start
+
+    def job_start(*, name, **kwargs):
+        started.add(name)
+        return start(name=name, **kwargs)
+
+    monkeypatch.setattr(jobs, "_publish", held.publish)
+    monkeypatch.setattr(jobs, "job_start", job_start)
+    yield held
+    for name in started:
+        record = cache.get(jobs._record_key(name))
+        cache.delete_many([jobs._record_key(name), jobs._result_key(name)])
+        if record and record.get("slot"):
+            cache.delete(record["slot"])

@@ -184,10 +184,22 @@ class ExchangeAccountAdmin(admin.ModelAdmin):
 
     @admin.action(description="Test connection (load markets and balance)")
     def test_connection(self, request, queryset):
+        # Queued for the sync worker: a slow exchange must not hold a request thread.
+        labels = []
         for account in queryset:
-            result = services.account_check_connection(account=account)
-            level = messages.SUCCESS if result.ok else messages.ERROR
-            self.message_user(request, f"{account.label}: {result.message}", level)
+            try:
+                services.account_connection_test_start(account=account, user_id=None)
+            except ApplicationError as exc:
+                self.message_user(request, f"{account.label}: {exc.message}", messages.ERROR)
+            else:
+                labels.append(account.label)
+        if labels:
+            self.message_user(
+                request,
+                f"Connection test queued for {', '.join(labels)}: the result shows in Last "
+                "sync and Last error once a worker has run it (reload this page).",
+                messages.INFO,
+            )
 
     @admin.action(description="Deactivate (stop syncing and trading)")
     def deactivate(self, request, queryset):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import F, QuerySet
 
+from accounts import jobs
 from accounts.models import Alert, ExchangeAccount, ExchangeSyncState
 
 
@@ -41,3 +42,24 @@ def alert_list(*, user) -> QuerySet[Alert]:
         .select_related("account")
         .order_by(F("acknowledged_at").desc(nulls_first=True), "-last_seen_at", "-pk")
     )
+
+
+def connection_test_job(account_id: int) -> str:
+    """The name of an account's connection test job (accounts.jobs)."""
+    return f"connection-test:{account_id}"
+
+
+def connection_test_status(*, account: ExchangeAccount) -> dict | None:
+    """The account's last connection test (accounts.services.account_connection_test_start):
+    running, or done with its ``ConnectionResult``; None when there was none within the
+    last hour or the key changed since."""
+    found = jobs.job_status(connection_test_job(account.pk))
+    if found is None:
+        return None
+    return {
+        "account": account.pk,
+        "status": found.status,
+        "requested_at": found.requested_at,
+        "finished_at": found.finished_at,
+        "result": found.result,
+    }

@@ -11,9 +11,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import gateway
+from accounts import gateway, jobs
 from accounts.errors import ExchangeFailure, Outcome, classify
 from accounts.models import Alert, ExchangeAccount, ExchangeSyncState
+from accounts.selectors import connection_test_job
 from common.exceptions import Conflict, ValidationFailed
 from common.keys import encrypting_with_development_key
 
@@ -201,6 +202,10 @@ def account_update(
         setattr(account, name, value)
     account.save(update_fields=[*changes, "updated_at"])
     gateway.forget_client(account.pk)
+    if credentials:
+        # A connection test of the old key says nothing of this one - nor does one running
+        # now: the next test must not join it.
+        jobs.job_forget(connection_test_job(account.pk))
     logger.info("account %s updated: %s", account.pk, ", ".join(sorted(changes)))
     if credentials:
         _queue_key_check(account)
@@ -318,6 +323,39 @@ def account_check_connection(*, account: ExchangeAccount) -> ConnectionResult:
         assets=assets,
         can_withdraw=can_withdraw,
     )
+
+
+def account_connection_test_start(*, account: ExchangeAccount, user_id: int | None) -> jobs.Job:
+    """Queue a connection test of ``account`` for the ``sync`` worker, or join the one
+    queued or running; the web process never waits for the exchange. Its result shows in
+    ``accounts.selectors.connection_test_status`` (and on the account: last sync, last
+    error, the key's permissions). Counts against ``user_id``'s jobs (TooManyJobs)."""
+    from accounts import tasks
+
+    return jobs.job_start(
+        name=connection_test_job(account.pk),
+        task=tasks.account_check_connection,
+        args=(account.pk,),
+        user_id=user_id,
+    )
+
+
+def account_connection_test_run(*, account_id: int, job_id: str = "") -> None:
+    """The worker's side of a connection test (the job ``job_id``, or the check queued
+    when a key is saved): ``account_check_connection``, its result left for
+    ``connection_test_status`` - also when the check itself failed unexpectedly."""
+    result = None
+    try:
+        account = ExchangeAccount.objects.filter(pk=account_id).first()
+        if account is not None:
+            result = account_check_connection(account=account)
+    finally:
+        jobs.job_finish(
+            name=connection_test_job(account_id),
+            job_id=job_id,
+            result=result,
+            keep=result is not None or bool(job_id),
+        )
 
 
 def _record_connection(

@@ -7,14 +7,13 @@ from celery.signals import worker_ready
 from django.core.cache import cache
 
 from accounts import services
-from accounts.models import ExchangeAccount
 
 
 @shared_task(name="accounts.account_check_connection", ignore_result=True)
-def account_check_connection(account_id: int) -> None:
-    account = ExchangeAccount.objects.filter(pk=account_id).first()
-    if account is not None:
-        services.account_check_connection(account=account)
+def account_check_connection(account_id: int, job_id: str = "") -> None:
+    """A key's check when it is saved, and the connection test a request asked for
+    (``job_id``, accounts.jobs)."""
+    services.account_connection_test_run(account_id=account_id, job_id=job_id)
 
 
 @shared_task(name="accounts.markets_refresh", ignore_result=True)

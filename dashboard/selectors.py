@@ -57,8 +57,10 @@ def global_kill_switch() -> bool:
     return bool(state and state.kill_switch)
 
 
-def portfolio(*, user) -> dict:
-    return PortfolioOutput(portfolio_summary(user=user)).data
+def portfolio(*, user, cold: list | None = None) -> dict:
+    """The portfolio at cached prices; an account of each venue with none cached is
+    appended to ``cold`` (positions.selectors.portfolio_summary)."""
+    return PortfolioOutput(portfolio_summary(user=user, cold=cold)).data
 
 
 def orders(*, user, filters: dict | None = None, limit: int = 100) -> list[dict]:

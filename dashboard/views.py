@@ -16,6 +16,7 @@ from dashboard.templatetags.dashboard import show
 from orders.api.views import _parse_filters
 from orders.models import Order
 from orders.states import Status
+from positions.services import prices_refresh_start
 from risk.api.serializers import RiskStateOutput
 
 # The dashboard's own login page: the admin's (LOGIN_URL) admits staff only.
@@ -47,7 +48,10 @@ def _page(request, template: str, page: str, context: dict, data: dict | None = 
 @login_required
 def overview(request):
     user = request.user
-    portfolio = selectors.portfolio(user=user)
+    cold: list = []
+    portfolio = selectors.portfolio(user=user, cold=cold)
+    # Cold prices are fetched by a worker, never here; the page asks again once they are in.
+    pending = prices_refresh_start(accounts=cold)
     return _page(
         request,
         "dashboard/overview.html",
@@ -60,6 +64,7 @@ def overview(request):
             "fills": selectors.fills(user=user),
             "global_kill_switch": selectors.global_kill_switch(),
         },
+        {"pricesPending": pending},
     )
 
 

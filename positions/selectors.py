@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import zoneinfo
+from dataclasses import dataclass
 from datetime import datetime, time
 from decimal import Decimal
 
@@ -79,9 +80,16 @@ def prices_refresh(account: ExchangeAccount) -> dict[str, str] | None:
     return venue_prices
 
 
-def last_prices(accounts: list[ExchangeAccount], *, fetch: bool = True) -> dict[str, Decimal]:
+def last_prices(
+    accounts: list[ExchangeAccount],
+    *,
+    fetch: bool = True,
+    cold: list[ExchangeAccount] | None = None,
+) -> dict[str, Decimal]:
     """Last prices by market ("BTC/USDT") from the shared cache, one ticker call per venue
-    where it is cold (``fetch=False``: the cache alone, no call).
+    where it is cold (``fetch=False``: the cache alone, no call; one account of each cold
+    venue is appended to ``cold``, for a worker to fetch: ``positions.services.
+    prices_refresh_start``).
 
     A venue that cannot be reached gives no prices (its assets show as unvalued)
     rather than failing the whole page.
@@ -97,21 +105,30 @@ def last_prices(accounts: list[ExchangeAccount], *, fetch: bool = True) -> dict[
         venue_prices = cache.get(key)
         if venue_prices is None and fetch:
             venue_prices = prices_refresh(account)
+        elif venue_prices is None and cold is not None:
+            cold.append(account)
         for symbol, price in (venue_prices or {}).items():
             prices.setdefault(symbol, to_decimal(price))
     return prices
 
 
-def portfolio_summary(*, user, prices: dict[str, Decimal] | None = None) -> Portfolio:
+def portfolio_summary(
+    *,
+    user,
+    prices: dict[str, Decimal] | None = None,
+    cold: list[ExchangeAccount] | None = None,
+) -> Portfolio:
     """The user's accounts valued together in PORTFOLIO_REFERENCE_ASSET.
 
     A fixed number of queries whatever the number of accounts and positions: accounts,
-    balances, open positions, today's realized P&L (plus one ticker call per venue when
-    prices are not given and not cached).
+    balances, open positions, today's realized P&L. Prices, when not given, come from the
+    cache only - never from the exchange (the web process calls none): an account of each
+    venue whose prices are not cached is appended to ``cold``, and its assets are
+    unvalued until a worker has fetched them.
     """
     accounts = list(ExchangeAccount.objects.filter(owner=user, is_active=True))
     if prices is None:
-        prices = last_prices(accounts)
+        prices = last_prices(accounts, fetch=False, cold=cold if cold is not None else [])
     scope = {"account__owner": user, "account__is_active": True}
     balances = _balance_lines(Balance.objects.filter(**scope))
     positions = _position_lines(Position.objects.filter(**scope))
@@ -245,46 +262,72 @@ def performance(*, user, account_id: int | None = None) -> dict:
     return json_ready(summary)
 
 
+# Candles fetched this recently are served as they are: a dashboard opened on several
+# screens costs one exchange call. Older ones are still served for CANDLES_KEEP_SECONDS,
+# marked ``refreshing``, while a worker fetches newer ones (positions.services.
+# candles_read): a chart never waits for the exchange, nor goes blank while it is slow.
 CANDLES_CACHE_SECONDS = 5
+CANDLES_KEEP_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class Candles:
+    """OHLCV candles of one symbol and timeframe on a venue, as a worker last fetched
+    them (``positions.services.candles_fetch``)."""
+
+    rows: list[dict] | None  # oldest first, numbers as strings; None: none fetched yet
+    fetched_at: datetime | None
+    # What the last fetch met instead of candles: ("invalid" | "unavailable", message).
+    error: tuple[str, str] | None = None
+    refreshing: bool = False  # a worker is fetching newer ones
+
+    @property
+    def fresh(self) -> bool:
+        return (
+            self.fetched_at is not None
+            and (timezone.now() - self.fetched_at).total_seconds() < CANDLES_CACHE_SECONDS
+        )
 
 
 def candles(*, account: ExchangeAccount, symbol: str, timeframe: str, limit: int) -> list[dict]:
-    """OHLCV candles of ``symbol`` on the account's venue, oldest first, numbers as strings.
-
-    Cached for a few seconds per venue, symbol and timeframe, so that a dashboard opened on
-    several screens costs one exchange call.
-    """
+    """Candles as ``candles_cached`` has them, fetched from the exchange first - and waited
+    for - when they are not fresh. For workers (a strategy's volatility sizing); a request
+    reads them through ``positions.services.candles_read``, which never waits. A symbol the
+    exchange refused is a ValidationFailed, an exchange that did not answer a
+    ServiceUnavailable."""
     from common.exceptions import ServiceUnavailable, ValidationFailed
+    from positions.services import candles_fetch
 
-    key = f"ohlcv:{gateway.markets_cache_key(account)}:{symbol}:{timeframe}:{limit}"
-    rows = cache.get(key)
-    if rows is None:
-        # Here, not at the top: ccxt loads every exchange module (some 65 MB), and cached
-        # candles need none of it.
-        import ccxt
+    wanted = {"account": account, "symbol": symbol, "timeframe": timeframe, "limit": limit}
+    cached = candles_cached(**wanted)
+    if cached is None or not cached.fresh:
+        candles_fetch(**wanted)
+        cached = candles_cached(**wanted)
+    if cached is None:
+        raise ServiceUnavailable("The candles could not be kept: the cache did not answer.")
+    if cached.error:
+        code, message = cached.error
+        raise (ValidationFailed if code == "invalid" else ServiceUnavailable)(message)
+    return cached.rows or []
 
-        try:
-            raw = gateway.get_client(account).fetch_ohlcv(symbol, timeframe, limit=limit)
-        except (ccxt.BadSymbol, ccxt.BadRequest) as exc:
-            raise ValidationFailed(f"No candles for {symbol!r} {timeframe}: {exc}") from exc
-        except Exception as exc:
-            failure = classify(exc)
-            raise ServiceUnavailable(
-                f"The exchange did not answer for candles: {failure.message}"
-            ) from exc
-        rows = [
-            {
-                "time": int(ts),
-                "open": str(to_decimal(o)),
-                "high": str(to_decimal(h)),
-                "low": str(to_decimal(low)),
-                "close": str(to_decimal(c)),
-                "volume": str(to_decimal(v)),
-            }
-            for ts, o, h, low, c, v in raw
-        ]
-        cache.set(key, rows, timeout=CANDLES_CACHE_SECONDS)
-    return rows
+
+def candles_key(*, account: ExchangeAccount, symbol: str, timeframe: str, limit: int) -> str:
+    return f"ohlcv:{gateway.markets_cache_key(account)}:{symbol}:{timeframe}:{limit}"
+
+
+def candles_cached(
+    *, account: ExchangeAccount, symbol: str, timeframe: str, limit: int
+) -> Candles | None:
+    """The candles a worker left in the cache, fresh or not; None when there are none."""
+    entry = cache.get(candles_key(account=account, symbol=symbol, timeframe=timeframe, limit=limit))
+    if not isinstance(entry, dict):  # none, or the bare list cached before jobs
+        return None
+    error = entry.get("error")
+    return Candles(
+        rows=entry.get("rows"),
+        fetched_at=entry.get("fetched_at"),
+        error=tuple(error) if error else None,
+    )
 
 
 def equity_points(

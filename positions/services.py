@@ -15,11 +15,12 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts import gateway
+from accounts import gateway, jobs
 from accounts.models import BalanceSnapshot, ExchangeAccount
 from common.api import represent
 from common.db import columns, for_update
@@ -384,13 +385,11 @@ def positions_apply_exchange(
     for); else the payloads' own times, else now. Pushes ``position.updated`` on commit.
     """
     now = timezone.now()
-    if as_of is None and not complete:
-        stamps = [from_ms(p.get("timestamp")) for p in payloads]
-        as_of = max((t for t in stamps if t is not None), default=None)
     theirs: dict[str, ExchangePosition] = {}
     for payload in payloads:
         position = parse_position(payload)
-        if position.contracts > 0 or position.symbol not in theirs:
+        known = theirs.get(position.symbol)
+        if known is None or _later(position, known):
             theirs[position.symbol] = position
     changed: list[Position] = []
     with transaction.atomic():
@@ -408,16 +407,33 @@ def positions_apply_exchange(
             if exchange is not None:
                 signed = exchange.contracts if exchange.side == "long" else -exchange.contracts
             signed_by_symbol[symbol] = signed
-        _agree(
-            account_id=account.pk,
-            kind=AgreedFigure.Kind.POSITION,
-            theirs=signed_by_symbol,
-            as_of=as_of or now,
-            now=now,
-            complete=complete,
-            positions=ours,
-        )
-        for symbol in sorted(symbols):
+        if as_of is not None or complete:
+            stale = _agree(
+                account_id=account.pk,
+                kind=AgreedFigure.Kind.POSITION,
+                theirs=signed_by_symbol,
+                as_of=as_of or now,
+                now=now,
+                complete=complete,
+                positions=ours,
+            )
+        else:
+            # A stream delivery's positions each were true at their own message's time
+            # (ccxt's cache hands back older rows beside the new one): each is held
+            # against the fills up to its own time, never a later one's.
+            stale = set()
+            for symbol, signed in signed_by_symbol.items():
+                stale |= _agree(
+                    account_id=account.pk,
+                    kind=AgreedFigure.Kind.POSITION,
+                    theirs={symbol: signed},
+                    as_of=theirs[symbol].timestamp or now,
+                    now=now,
+                    complete=False,
+                    positions=ours,
+                )
+        for symbol in sorted(symbols - stale):
+            # A row older than the figure agreed says nothing new: it moves no record.
             position = ours.get(symbol)
             exchange = theirs.get(symbol)
             signed = signed_by_symbol[symbol]
@@ -432,6 +448,18 @@ def positions_apply_exchange(
         for position in changed:
             _publish_position(position)
     return changed
+
+
+def _later(position: ExchangePosition, known: ExchangePosition) -> bool:
+    """Which of two rows of one symbol tells where it stands: the later one. ccxt.pro
+    keeps a one-way position's rows by side ("long", "short", "both" once flat), so a
+    delivery can carry a long row from before the position closed beside the flat row
+    that closed it; of two rows from one moment (hedge mode's two sides), the open one."""
+
+    def moment(p: ExchangePosition) -> datetime:
+        return p.timestamp or _BEGINNING
+
+    return (moment(position), position.contracts > 0) > (moment(known), known.contracts > 0)
 
 
 def _open(account: ExchangeAccount, exchange: ExchangePosition, now: datetime) -> Position:
@@ -582,7 +610,7 @@ def _agree(
     now: datetime,
     complete: bool,
     positions: dict[str, Position] | None = None,
-) -> None:
+) -> set[str]:
     """Hold the exchange's figures (asset totals or signed positions, true at ``as_of``)
     against the last ones our fills agreed with, plus the fills between the two times.
 
@@ -595,7 +623,7 @@ def _agree(
     account held before the platform); a derivative symbol is held against all its fills.
     ``complete``: ``theirs`` is everything the exchange has (a REST snapshot), so a
     subject missing from it is zero there. Runs in the caller's transaction; the figures'
-    rows are locked.
+    rows are locked. Returns the subjects whose figure here is older than the one agreed.
     """
     agreed = AgreedFigure.objects.select_for_update().filter(account_id=account_id, kind=kind)
     if not complete:
@@ -611,12 +639,13 @@ def _agree(
                 amount=ZERO if kind == AgreedFigure.Kind.POSITION else theirs[subject],
                 as_of=_BEGINNING if kind == AgreedFigure.Kind.POSITION else as_of,
             )
+    stale = {subject for subject, f in figures.items() if f.as_of > as_of}
     due = [f for f in figures.values() if f.as_of < as_of]
     if not due:
         for figure in figures.values():
             if figure.pk is None:
                 figure.save()
-        return
+        return stale
     fills = _fills_between(account_id, min(f.as_of for f in due), as_of)
     confirm = timedelta(seconds=settings.DRIFT_CONFIRM_SECONDS)
     for subject, amount in theirs.items():
@@ -641,6 +670,7 @@ def _agree(
                 )
                 figure.amount, figure.as_of, figure.mismatch_since = amount, as_of, None
         figure.save()
+    return stale
 
 
 def _fill_time(fill: Fill) -> datetime:
@@ -947,3 +977,189 @@ def snapshots_take(*, reference: str) -> int:
         valued = {a: p for a in assets if (p := asset_price(a, reference, prices)) is not None}
         count += len(balances_snapshot(account=account, prices=valued, reference=reference))
     return count
+
+
+# --- Exchange work asked for by a request, done by the sync worker (accounts.jobs) --------
+
+
+def account_sync_job(account_id: int) -> str:
+    return f"account-sync:{account_id}"
+
+
+def account_sync_start(*, account: ExchangeAccount, user_id: int | None) -> jobs.Job:
+    """Sync now: queue ``account_sync`` for the sync worker, or join the one queued or
+    running. What it finds arrives as every sync's does: the positions and balances
+    (pushed as ``position.updated`` / ``balance.updated``) and the account's ``balances``
+    and ``positions`` sync states. Counts against ``user_id``'s jobs (TooManyJobs)."""
+    from positions import tasks
+
+    return jobs.job_start(
+        name=account_sync_job(account.pk),
+        task=tasks.account_sync,
+        args=(account.pk,),
+        user_id=user_id,
+    )
+
+
+def account_sync_run(*, account_id: int, job_id: str = "") -> None:
+    """The worker's side of a sync (beat's, or the job ``job_id``): ``account_sync`` of an
+    active account, never two of one account at once - one already running does the
+    work of both."""
+    from common.tasks import exclusive
+
+    try:
+        account = ExchangeAccount.objects.filter(pk=account_id, is_active=True).first()
+        if account is None:
+            return
+        with exclusive(f"account_sync:{account_id}", seconds=120) as mine:
+            if mine:
+                account_sync(account=account)
+    finally:
+        if job_id:
+            jobs.job_finish(name=account_sync_job(account_id), job_id=job_id)
+
+
+def prices_job(account: ExchangeAccount) -> str:
+    return f"prices:{gateway.markets_cache_key(account)}"
+
+
+def prices_refresh_start(*, accounts: list[ExchangeAccount]) -> bool:
+    """Queue a ticker call for each venue of ``accounts`` (once per venue, joined while
+    queued or running; nobody's job: bounded by the venues in use) - for pages that found
+    their prices cold. Whether any is queued or running; a broker that does not take it
+    is logged and left to beat's next refresh."""
+    from positions import tasks
+
+    pending = False
+    for account in accounts:
+        try:
+            jobs.job_start(name=prices_job(account), task=tasks.prices_refresh, args=(account.pk,))
+        except ApplicationError as exc:
+            logger.warning("prices of account %s not queued: %s", account.pk, exc.message)
+        else:
+            pending = True
+    return pending
+
+
+def prices_refresh_run(*, account_id: int, job_id: str) -> None:
+    from positions.selectors import prices_refresh
+
+    account = ExchangeAccount.objects.filter(pk=account_id).first()
+    try:
+        if account is not None:
+            prices_refresh(account)
+    finally:
+        if account is not None:
+            jobs.job_finish(name=prices_job(account), job_id=job_id)
+
+
+def candles_job(*, account: ExchangeAccount, symbol: str, timeframe: str, limit: int) -> str:
+    return f"candles:{gateway.markets_cache_key(account)}:{symbol}:{timeframe}:{limit}"
+
+
+def candles_read(
+    *, account: ExchangeAccount, symbol: str, timeframe: str, limit: int, user_id: int | None
+):
+    """The candles to show now (``positions.selectors.Candles``), never waiting for the
+    exchange: fresh ones from the cache as they are; otherwise a worker is asked for newer
+    ones (``refreshing``) and older ones, if any, are shown meanwhile (``rows`` None: none
+    yet). A symbol the venue refused is a ValidationFailed, an exchange that did not answer
+    with nothing to show a ServiceUnavailable, until CANDLES_CACHE_SECONDS have passed.
+
+    Raises TooManyJobs when there is nothing to show and ``user_id`` has no job left; with
+    older candles to show, they are shown without a refresh instead.
+    """
+    from dataclasses import replace
+
+    from accounts.jobs import TooManyJobs
+    from common.exceptions import ServiceUnavailable
+    from positions.selectors import Candles, candles_cached
+
+    wanted = {"account": account, "symbol": symbol, "timeframe": timeframe, "limit": limit}
+    cached = candles_cached(**wanted)
+    if cached is not None and cached.fresh:
+        if cached.rows is None and cached.error:
+            code, message = cached.error
+            raise (ValidationFailed if code == "invalid" else ServiceUnavailable)(message)
+        return cached
+    if cached is None or cached.rows is None:
+        _candles_refresh_start(**wanted, user_id=user_id)
+        return Candles(rows=None, fetched_at=None, refreshing=True)
+    try:
+        _candles_refresh_start(**wanted, user_id=user_id)
+    except TooManyJobs:
+        return cached
+    return replace(cached, refreshing=True)
+
+
+def _candles_refresh_start(
+    *, account: ExchangeAccount, symbol: str, timeframe: str, limit: int, user_id: int | None
+) -> jobs.Job:
+    from positions import tasks
+
+    if (cached := gateway.cached_markets(account)) is not None and symbol not in cached[0]:
+        # Refused here, not by a job: a made-up symbol must not cost an exchange call.
+        raise ValidationFailed(
+            f"Unknown symbol {symbol!r} on {account.exchange_id} {account.market_type}.",
+            extra={"field": "symbol"},
+        )
+    return jobs.job_start(
+        name=candles_job(account=account, symbol=symbol, timeframe=timeframe, limit=limit),
+        task=tasks.candles_refresh,
+        args=(account.pk, symbol, timeframe, limit),
+        user_id=user_id,
+    )
+
+
+def candles_fetch(*, account: ExchangeAccount, symbol: str, timeframe: str, limit: int) -> None:
+    """Candles from the exchange into the cache (``positions.selectors.candles_cached``);
+    what the exchange said instead, when it refused or did not answer - keeping the
+    candles fetched before, which stay worth showing while it is down."""
+    import ccxt
+
+    from accounts.errors import classify
+    from positions.selectors import CANDLES_KEEP_SECONDS, candles_key
+
+    key = candles_key(account=account, symbol=symbol, timeframe=timeframe, limit=limit)
+    fetched_at = timezone.now()
+    rows = error = None
+    try:
+        raw = gateway.get_client(account).fetch_ohlcv(symbol, timeframe, limit=limit)
+    except (ccxt.BadSymbol, ccxt.BadRequest) as exc:
+        error = ("invalid", f"No candles for {symbol!r} {timeframe}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - shown to the asker as the exchange's failure
+        error = ("unavailable", f"The exchange did not answer for candles: {classify(exc).message}")
+        previous = cache.get(key)
+        rows = previous.get("rows") if isinstance(previous, dict) else None
+    else:
+        rows = [
+            {
+                "time": int(ts),
+                "open": str(to_decimal(o)),
+                "high": str(to_decimal(h)),
+                "low": str(to_decimal(low)),
+                "close": str(to_decimal(c)),
+                "volume": str(to_decimal(v)),
+            }
+            for ts, o, h, low, c, v in raw
+        ]
+    cache.set(
+        key,
+        {"rows": rows, "fetched_at": fetched_at, "error": error},
+        timeout=CANDLES_KEEP_SECONDS,
+    )
+
+
+def candles_refresh_run(
+    *, account_id: int, symbol: str, timeframe: str, limit: int, job_id: str
+) -> None:
+    account = ExchangeAccount.objects.filter(pk=account_id).first()
+    if account is None:
+        return
+    try:
+        candles_fetch(account=account, symbol=symbol, timeframe=timeframe, limit=limit)
+    finally:
+        jobs.job_finish(
+            name=candles_job(account=account, symbol=symbol, timeframe=timeframe, limit=limit),
+            job_id=job_id,
+        )

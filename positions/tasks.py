@@ -7,8 +7,6 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.core.cache import cache
 
-from accounts.models import ExchangeAccount
-from common.tasks import exclusive
 from positions import services
 
 
@@ -22,13 +20,23 @@ def accounts_sync_all() -> None:
 
 
 @shared_task(name="positions.account_sync", ignore_result=True)
-def account_sync(account_id: int) -> None:
-    account = ExchangeAccount.objects.filter(pk=account_id, is_active=True).first()
-    if account is None:
-        return
-    with exclusive(f"account_sync:{account_id}", seconds=120) as mine:
-        if mine:
-            services.account_sync(account=account)
+def account_sync(account_id: int, job_id: str = "") -> None:
+    """Beat's sync of an account, and "sync now" (``job_id``, accounts.jobs)."""
+    services.account_sync_run(account_id=account_id, job_id=job_id)
+
+
+@shared_task(name="positions.prices_refresh", ignore_result=True)
+def prices_refresh(account_id: int, job_id: str) -> None:
+    """Last prices of the account's venue, for a page that found them cold."""
+    services.prices_refresh_run(account_id=account_id, job_id=job_id)
+
+
+@shared_task(name="positions.candles_refresh", ignore_result=True)
+def candles_refresh(account_id: int, symbol: str, timeframe: str, limit: int, job_id: str) -> None:
+    """Candles of the account's venue, for a chart."""
+    services.candles_refresh_run(
+        account_id=account_id, symbol=symbol, timeframe=timeframe, limit=limit, job_id=job_id
+    )
 
 
 @shared_task(name="positions.snapshots_take", ignore_result=True)

@@ -2,7 +2,7 @@
 
 Everything is plain data so a JSON file (``--config``) can override any of it::
 
-    {"tick_ms": 250, "symbols": ["BTC/USDT"],
+    {"tick_ms": 250, "symbols": ["BTC/USDT"], "history_anchor": "2025-01-01T00:00:00Z",
      "markets": {"BTC/USDT": {"price": "65000", "volatility_bps": "3"}}}
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, fields, replace
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,9 @@ class MarketSpec:
     volatility_bps: Decimal = Decimal("2")
     # Probability per tick that background takers print a trade.
     noise_trade_probability: float = 0.6
+    # Kline history (engine/history.py): volatility of one minute in its calm regimes, in
+    # basis points (the volatile regime is 3x, jumps and volume scale with it).
+    history_volatility_bps: Decimal = Decimal("6")
 
     @property
     def symbol_id(self) -> str:
@@ -98,6 +102,10 @@ class SimConfig:
     default_leverage: int = 20
     max_leverage: int = 125
     maintenance_margin_rate: Decimal = Decimal("0.004")
+    # When kline history's price is each market's configured price (ms). None: the minute
+    # the venue starts, so history ends where the live market begins. A fixed instant makes
+    # history the same in every process; the live market then starts where it has got to.
+    history_anchor_ms: int | None = None
 
     @classmethod
     def build(
@@ -126,6 +134,8 @@ class SimConfig:
         for name in ("seed", "tick_ms", "default_leverage", "max_leverage"):
             if name in overrides:
                 kwargs[name] = int(overrides[name])
+        if overrides.get("history_anchor") is not None:
+            kwargs["history_anchor_ms"] = parse_instant(overrides["history_anchor"])
         if "maintenance_margin_rate" in overrides:
             kwargs["maintenance_margin_rate"] = Decimal(str(overrides["maintenance_margin_rate"]))
         for name in ("spot_fees", "futures_fees"):
@@ -137,6 +147,21 @@ class SimConfig:
     @classmethod
     def from_file(cls, path: str | Path, **kwargs: Any) -> SimConfig:
         return cls.build(overrides=json.loads(Path(path).read_text()), **kwargs)
+
+
+def parse_instant(value: int | str) -> int:
+    """Milliseconds since the epoch, from milliseconds or an ISO-8601 instant with its
+    offset ("2025-01-01T00:00:00Z")."""
+    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+        ms = int(value)
+    else:
+        moment = datetime.fromisoformat(str(value))
+        if moment.tzinfo is None:
+            raise ValueError(f"history_anchor {value!r} needs a UTC offset (e.g. Z)")
+        ms = int(moment.timestamp() * 1000)
+    if ms < 0:
+        raise ValueError("history_anchor must not be before 1970")
+    return ms
 
 
 def _coerce(values: dict[str, Any]) -> dict[str, Any]:

@@ -70,6 +70,10 @@ def invalid_interval() -> BinanceError:
     return BinanceError(-1120, "Invalid interval.")
 
 
+def start_time_after_end_time() -> BinanceError:
+    return BinanceError(-1023, "Start time is greater than end time.")
+
+
 def filter_failure(name: str) -> BinanceError:
     return BinanceError(-1013, f"Filter failure: {name}")
 

@@ -4,7 +4,11 @@ Accounts and their keys, balances, positions, every order and trade, order lists
 orders, the books and the id counters are written to one file in the state directory -
 atomically (a temporary file, fsync, rename), so a crash leaves the previous state whole -
 and read back at start: order and trade ids go on where they stopped, and a client that
-kept its keys finds its account as it left it.
+kept its keys finds its account as it left it. Each market's kline seam and anchor are
+kept too (a few numbers: the history itself is regenerated from them, see
+:mod:`simulator.engine.history`), so the candles served before a restart are served after
+it; the minutes the simulator was down are flat, volume-free candles, as a venue that
+stopped trading shows them.
 
 When it is written: before the answer to every request that may change state (any method
 but GET), so an acknowledged order is never forgotten - requests that arrive while a
@@ -61,6 +65,7 @@ class StateStore:
                          exc, aside.name)  # fmt: skip
             return False
         sim.exchange.__dict__.update(stored["exchange"])
+        sim.exchange.restored()
         sim.delist_schedule = stored.get("delist_schedule", [])
         self.saved_ticks = sim.exchange.ticks
         logger.info(

@@ -12,7 +12,7 @@ from typing import Any
 from aiohttp import web
 
 from . import control, ws
-from .config import SimConfig
+from .config import SimConfig, parse_instant
 from .engine import Exchange
 from .engine.events import Listener
 from .engine.exchange import wall_clock_ms
@@ -178,6 +178,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--symbols", help="comma-separated, e.g. BTC/USDT,ETH/USDT")
     parser.add_argument("--config", help="JSON file overriding markets and settings")
     parser.add_argument("--tick-ms", type=int, help="market tick interval (ms)")
+    parser.add_argument(
+        "--history-anchor",
+        help="instant (ms or ISO-8601 with offset) at which kline history is at each market's "
+        "configured price; default: the simulator's start, where the live market begins",
+    )
     parser.add_argument("--paused", action="store_true", help="start with the market paused")
     parser.add_argument(
         "--state-dir",
@@ -195,6 +200,9 @@ def config_from_args(args: argparse.Namespace) -> SimConfig:
         config = SimConfig.build(seed=args.seed, symbols=symbols)
     if args.tick_ms:
         config = SimConfig(**{**config.__dict__, "tick_ms": args.tick_ms})
+    if args.history_anchor:
+        anchor = parse_instant(args.history_anchor)
+        config = SimConfig(**{**config.__dict__, "history_anchor_ms": anchor})
     return config
 
 
@@ -210,6 +218,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         sim.store = StateStore(args.state_dir)
         if not sim.store.load(sim):
             logger.info("no simulator state in %s yet: starting fresh", args.state_dir)
+            # Now, not at the first change: the kline seam (this start) is part of the
+            # state, and history served before a kill must be served after it.
+            sim.store.save(sim)
     logger.info(
         "simulator on http://%s:%s seed=%s spot=%s futures=%s",
         args.host,

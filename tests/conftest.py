@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
+import urllib.request
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,11 +55,21 @@ def subprocess_env(django_db_setup, django_db_blocker) -> dict[str, str]:
 
 
 class Worker:
-    """A real Celery worker process consuming the ``orders`` queue."""
+    """A real Celery worker process consuming ``queues`` (by default ``orders``, on the
+    solo pool)."""
 
-    def __init__(self, env: dict[str, str], log_path: Path):
+    def __init__(
+        self,
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        queues: str = "orders",
+        pool: str = "solo",
+        concurrency: int = 1,
+    ):
         self.hostname = f"test-{uuid.uuid4().hex[:8]}@localhost"
         self.log_path = log_path
+        self.queues = queues.split(",")
         with log_path.open("a") as log:
             self.proc = subprocess.Popen(  # noqa: S603
                 [
@@ -68,9 +80,11 @@ class Worker:
                     "trading_site",
                     "worker",
                     "--pool",
-                    "solo",
+                    pool,
+                    "--concurrency",
+                    str(concurrency),
                     "--queues",
-                    "orders",
+                    queues,
                     "--hostname",
                     self.hostname,
                     "--without-mingle",
@@ -88,13 +102,14 @@ class Worker:
     def wait_until_consuming(self) -> None:
         from trading_site.celery import app
 
-        def consuming_orders() -> bool:
+        def consuming() -> bool:
             if self.proc.poll() is not None:
                 pytest.fail(f"the Celery worker exited early:\n{self.log_path.read_text()}")
             replies = app.control.inspect(timeout=0.5, destination=[self.hostname]).active_queues()
-            return any(q["name"] == "orders" for q in (replies or {}).get(self.hostname, []))
+            names = {q["name"] for q in (replies or {}).get(self.hostname, [])}
+            return set(self.queues) <= names
 
-        poll_until(consuming_orders, timeout=60, message="the worker to consume 'orders'")
+        poll_until(consuming, timeout=60, message=f"the worker to consume {self.queues}")
 
     def kill(self) -> None:
         """SIGKILL the whole process group: no shutdown, no acknowledgement."""
@@ -131,3 +146,44 @@ def orders_worker(subprocess_env, tmp_path_factory) -> str:
         yield worker.hostname
     finally:
         worker.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class WebServer:
+    """daphne serving trading_site.asgi on a free port, as the web process runs it (its
+    request threads from WEB_THREADS in ``env``)."""
+
+    def __init__(self, env: dict[str, str], log_path: Path):
+        self.url = f"http://127.0.0.1:{free_port()}"
+        self.log_path = log_path
+        port = self.url.rsplit(":", 1)[1]
+        with log_path.open("a") as log:
+            self.proc = subprocess.Popen(  # noqa: S603
+                [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", port,
+                 "trading_site.asgi:application"],
+                cwd=BASE_DIR,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+
+    def wait_until_answering(self) -> None:
+        def answering() -> bool:
+            if self.proc.poll() is not None:
+                pytest.fail(f"daphne exited early:\n{self.log_path.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/login/", timeout=2) as answer:  # noqa: S310
+                    return answer.status == 200
+            except OSError:
+                return False
+
+        poll_until(answering, timeout=60, message="daphne to answer")
+
+    def stop(self) -> None:
+        stop_process_group(self.proc)

@@ -107,6 +107,21 @@ class ConnectionResultOutput(serializers.Serializer):
     can_withdraw = serializers.BooleanField(allow_null=True)
 
 
+class ConnectionTestOutput(serializers.Serializer):
+    """A connection test done by a worker: ``running`` (queued or running) until its
+    ``result`` is in (``done``)."""
+
+    account = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["running", "done"])
+    requested_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the test was asked for (null: by a key change)."
+    )
+    finished_at = serializers.DateTimeField(allow_null=True)
+    result = ConnectionResultOutput(
+        allow_null=True, help_text="Null while running, or when the test broke off."
+    )
+
+
 class AlertOutput(serializers.ModelSerializer):
     class Meta:
         model = Alert

@@ -1,21 +1,21 @@
 from __future__ import annotations
 
-from dataclasses import asdict
-
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts import selectors, services
+from accounts.api.jobs import TOO_MANY_JOBS, throttled_when_busy
 from accounts.api.serializers import (
     AccountCreateInput,
     AccountOutput,
     AccountUpdateInput,
     AlertOutput,
-    ConnectionResultOutput,
+    ConnectionTestOutput,
 )
 from common.api import IntLookupMixin
+from common.exceptions import NotFound
 
 
 class AccountViewSet(
@@ -50,12 +50,34 @@ class AccountViewSet(
         account = services.account_deactivate(account=self.get_object())
         return Response(AccountOutput(self.get_queryset().get(pk=account.pk)).data)
 
-    @extend_schema(request=None, responses={200: ConnectionResultOutput})
-    @action(detail=True, methods=["post"])
+    @extend_schema(
+        methods=["POST"],
+        request=None,
+        responses={202: ConnectionTestOutput, 429: TOO_MANY_JOBS},
+        description="Test the stored keys: a worker loads the markets, the balance and the "
+        "key's permissions, and records the result on the account. Answers at once with "
+        "the test running (a test already queued or running is joined, not repeated); "
+        "GET this path until its status is `done`.",
+    )
+    @extend_schema(
+        methods=["GET"],
+        responses={200: ConnectionTestOutput, 404: None},
+        description="The last connection test: `running`, or `done` with its result. 404 "
+        "when none was asked for within the hour, or the key changed since.",
+    )
+    @action(detail=True, methods=["get", "post"])
     def test(self, request, pk=None):
-        """Load markets and the balance with the stored keys; record and return the result."""
-        result = services.account_check_connection(account=self.get_object())
-        return Response(ConnectionResultOutput(asdict(result)).data)
+        account = self.get_object()
+        if request.method == "POST":
+            with throttled_when_busy():
+                services.account_connection_test_start(account=account, user_id=request.user.pk)
+        tested = selectors.connection_test_status(account=account)
+        if tested is None:
+            raise NotFound("No connection test of this account within the last hour: POST here.")
+        return Response(
+            ConnectionTestOutput(tested).data,
+            status=status.HTTP_202_ACCEPTED if request.method == "POST" else status.HTTP_200_OK,
+        )
 
 
 class AlertViewSet(

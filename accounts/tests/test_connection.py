@@ -66,29 +66,129 @@ def test_an_unreachable_exchange_is_an_unknown_outcome_not_a_crash(make_sim_acco
     assert result.outcome == "unknown"
 
 
-def test_the_api_action_answers_with_the_result(make_sim_account):
+def test_the_api_test_answers_at_once_and_a_sync_worker_calls_the_exchange(
+    make_sim_account, sim, exchange_jobs
+):
+    account = make_sim_account()
+    client = APIClient()
+    client.force_authenticate(account.owner)
+    sim.control("DELETE", "/requests")
+
+    asked = client.post(f"/api/accounts/{account.pk}/test/")
+    meanwhile = client.get(f"/api/accounts/{account.pk}/test/")
+    called_by_the_request = sim.control("GET", "/requests")
+    ran = exchange_jobs.run()  # what the sync worker does
+    done = client.get(f"/api/accounts/{account.pk}/test/")
+
+    assert asked.status_code == 202, asked.content
+    assert asked.json()["status"] == meanwhile.json()["status"] == "running"
+    assert asked.json()["result"] is None
+    assert called_by_the_request == {}  # the web process never waited for the exchange
+    assert (ran, exchange_jobs.queues) == (1, ["sync"])
+    assert done.status_code == 200
+    assert done.json()["status"] == "done"
+    assert done.json()["requested_at"] == asked.json()["requested_at"]
+    assert done.json()["result"]["ok"] is True
+    assert done.json()["result"]["assets"] == ["BTC", "ETH", "USDT"]
+    assert account.api_secret not in done.content.decode()
+
+
+def test_asking_again_while_a_test_runs_joins_it(make_sim_account, exchange_jobs):
     account = make_sim_account()
     client = APIClient()
     client.force_authenticate(account.owner)
 
-    response = client.post(f"/api/accounts/{account.pk}/test/")
+    first = client.post(f"/api/accounts/{account.pk}/test/")
+    second = client.post(f"/api/accounts/{account.pk}/test/")
 
-    assert response.status_code == 200
-    assert response.json()["ok"] is True
-    assert account.api_secret not in response.content.decode()
+    assert first.status_code == second.status_code == 202
+    assert first.json()["requested_at"] == second.json()["requested_at"]
+    assert len(exchange_jobs.held) == 1
 
 
-def test_the_admin_action_reports_each_account(admin_client, make_sim_account):
+def test_a_user_with_every_job_in_use_is_refused_429_until_one_ends(
+    make_sim_account, exchange_jobs, settings
+):
+    from accounts.tests.factories import UserFactory
+
+    settings.EXCHANGE_JOBS_PER_USER = 2
+    owner = UserFactory()
+    first, second, third = (make_sim_account(owner=owner) for _ in range(3))
+    client = APIClient()
+    client.force_authenticate(owner)
+    other = make_sim_account()
+    other_client = APIClient()
+    other_client.force_authenticate(other.owner)
+
+    answers = [client.post(f"/api/accounts/{a.pk}/test/") for a in (first, second, third)]
+    another_users = other_client.post(f"/api/accounts/{other.pk}/test/")
+    exchange_jobs.run()
+    after = client.post(f"/api/accounts/{third.pk}/test/")
+
+    assert [a.status_code for a in answers] == [202, 202, 429]
+    assert answers[2]["Retry-After"] == "2"
+    assert "2 requests to the exchange" in answers[2].json()["detail"]
+    assert another_users.status_code == 202  # limits are per user
+    assert after.status_code == 202
+
+
+def test_a_test_result_is_404_before_any_and_after_the_key_changed(make_sim_account, exchange_jobs):
+    from accounts.services import account_update
+
     account = make_sim_account()
+    client = APIClient()
+    client.force_authenticate(account.owner)
+
+    before = client.get(f"/api/accounts/{account.pk}/test/")
+    client.post(f"/api/accounts/{account.pk}/test/")
+    exchange_jobs.run()
+    tested = client.get(f"/api/accounts/{account.pk}/test/")
+    account_update(account=account, api_key="another-key-0123456789")
+    after = client.get(f"/api/accounts/{account.pk}/test/")
+
+    assert before.status_code == 404
+    assert tested.json()["status"] == "done"
+    assert after.status_code == 404
+
+
+def test_a_test_asked_for_after_a_key_change_is_a_new_one(make_sim_account, exchange_jobs):
+    from accounts.services import account_update
+
+    account = make_sim_account()
+    client = APIClient()
+    client.force_authenticate(account.owner)
+
+    before = client.post(f"/api/accounts/{account.pk}/test/")
+    account_update(account=account, api_key="a-key-the-exchange-does-not-know")
+    after = client.post(f"/api/accounts/{account.pk}/test/")
+    exchange_jobs.run()
+    tested = client.get(f"/api/accounts/{account.pk}/test/").json()
+
+    assert len(exchange_jobs.queues) == 2  # not joined to the test of the old key
+    assert tested["requested_at"] == after.json()["requested_at"] != before.json()["requested_at"]
+    assert (tested["result"]["ok"], tested["result"]["error"]) == (False, "AuthenticationError")
+
+
+def test_the_admin_action_queues_a_test_per_account_for_the_sync_worker(
+    admin_client, make_sim_account, sim, exchange_jobs
+):
+    account = make_sim_account()
+    sim.control("DELETE", "/requests")
 
     response = admin_client.post(
         "/admin/accounts/exchangeaccount/",
         {"action": "test_connection", "_selected_action": [account.pk]},
         follow=True,
     )
+    called_by_the_request = sim.control("GET", "/requests")
+    exchange_jobs.run()
 
     assert response.status_code == 200
-    assert "Connected:" in response.content.decode()
+    assert f"Connection test queued for {account.label}" in response.content.decode()
+    assert called_by_the_request == {}
+    assert exchange_jobs.queues == ["sync"]
+    account.refresh_from_db()
+    assert account.last_sync_at is not None and account.key_checked_at is not None
 
 
 def test_markets_are_loaded_once_and_shared_through_the_cache(make_sim_account, sim):

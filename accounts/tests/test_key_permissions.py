@@ -42,25 +42,32 @@ def test_trading_cannot_be_switched_on_for_an_unchecked_key(make_sim_account):
     assert account.can_trade is False
 
 
-def test_a_key_that_can_withdraw_cannot_be_switched_back_on(make_sim_account):
+def connection_test(client, account, exchange_jobs) -> dict:
+    """The connection test as a client sees it: asked for, run by the worker, read back."""
+    assert client.post(f"/api/accounts/{account.pk}/test/").status_code == 202
+    exchange_jobs.run()
+    return client.get(f"/api/accounts/{account.pk}/test/").json()["result"]
+
+
+def test_a_key_that_can_withdraw_cannot_be_switched_back_on(make_sim_account, exchange_jobs):
     account = read_only_sim_account(make_sim_account, can_withdraw=True)
     client = api_for(account.owner)
 
-    tested = client.post(f"/api/accounts/{account.pk}/test/")
+    tested = connection_test(client, account, exchange_jobs)
     response = enable(client, account)
 
-    assert tested.json()["ok"] is False
+    assert tested["ok"] is False
     assert response.status_code == 409
     assert "can withdraw" in response.json()["detail"]
     account.refresh_from_db()
     assert (account.can_trade, account.key_can_withdraw) == (False, True)
 
 
-def test_a_checked_key_that_cannot_withdraw_may_trade(make_sim_account):
+def test_a_checked_key_that_cannot_withdraw_may_trade(make_sim_account, exchange_jobs):
     account = read_only_sim_account(make_sim_account)
     client = api_for(account.owner)
 
-    assert client.post(f"/api/accounts/{account.pk}/test/").json()["ok"] is True
+    assert connection_test(client, account, exchange_jobs)["ok"] is True
     response = enable(client, account)
 
     assert response.status_code == 200, response.content

@@ -74,3 +74,19 @@ def test_orders_page_filters_and_shows_a_bad_filter_as_the_api_words_it(client):
 
     assert answer.status_code == 200
     assert b"status: unknown: bogus" in answer.content
+
+
+def test_the_overview_on_cold_prices_asks_a_worker_for_them_and_says_so(
+    make_sim_account, sim, exchange_jobs, client
+):
+    account = make_sim_account()
+    client.force_login(account.owner)
+    sim.control("DELETE", "/requests")
+
+    page = client.get("/")
+    called_by_the_request = sim.control("GET", "/requests")
+
+    assert page.status_code == 200
+    assert page.context["page_data"]["pricesPending"] is True
+    assert called_by_the_request == {}
+    assert exchange_jobs.names == ["positions.prices_refresh"]

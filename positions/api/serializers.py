@@ -92,6 +92,13 @@ class PortfolioOutput(serializers.Serializer):
     unrealized = serializers.DecimalField(**MONEY)
     realized_today = serializers.DecimalField(**MONEY)
     pnl_today = serializers.DecimalField(**MONEY)
+    prices_pending = serializers.SerializerMethodField(
+        help_text="A venue's prices were not cached: a worker is fetching them, and its "
+        "assets are unvalued until then."
+    )
+
+    def get_prices_pending(self, portfolio) -> bool:
+        return bool(self.context.get("prices_pending"))
 
 
 class CloseAllInput(StrictInput, serializers.Serializer):
@@ -114,7 +121,21 @@ class ChartOutput(serializers.Serializer):
     symbol = serializers.CharField()
     timeframe = serializers.CharField()
     candles = CandleOutput(many=True)
+    candles_as_of = serializers.DateTimeField(
+        allow_null=True, help_text="When a worker fetched these candles from the exchange."
+    )
+    refreshing = serializers.BooleanField(
+        help_text="A worker is fetching newer candles: ask again in a second."
+    )
     fills = FillOutput(many=True)
+
+
+class SyncJobOutput(serializers.Serializer):
+    """A sync asked for: queued or running on a worker."""
+
+    account = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=["running"])
+    requested_at = serializers.DateTimeField()
 
 
 class EquityPointOutput(serializers.Serializer):

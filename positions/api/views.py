@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.api.jobs import TOO_MANY_JOBS, throttled_when_busy
 from accounts.selectors import account_list
 from common.api import IntLookupMixin
 from common.exceptions import NotFound
@@ -24,6 +25,7 @@ from positions.api.serializers import (
     EquityOutput,
     PortfolioOutput,
     PositionOutput,
+    SyncJobOutput,
 )
 from positions.models import Position
 
@@ -85,18 +87,28 @@ class PositionViewSet(
         )
         return Response(OrderOutput(orders, many=True).data, status=202)
 
-    @extend_schema(request=CloseAllInput, responses={200: PositionOutput(many=True)})
+    @extend_schema(
+        request=CloseAllInput,
+        responses={202: SyncJobOutput, 429: TOO_MANY_JOBS},
+        description="Sync now: a worker reads the account's positions and balances from the "
+        "exchange (a sync already queued or running is joined). Answers at once. What it "
+        "finds is pushed as `position.updated` / `balance.updated`, is in "
+        "`GET /api/positions/?account=` and `GET /api/balances/?account=`, and the "
+        "account's `sync_states` (`positions`, `balances`) show when it ran and any error.",
+    )
     @action(detail=False, methods=["post"])
     def sync(self, request):
-        """Sync now: the account's positions and balances from the exchange."""
         data = CloseAllInput(data=request.data)
         data.is_valid(raise_exception=True)
         account = _user_account(request.user, data.validated_data["account"])
-        services.account_sync(account=account)
-        positions = selectors.position_list(
-            user=request.user, filters={"account": account.pk, "status": "open"}
+        with throttled_when_busy():
+            job = services.account_sync_start(account=account, user_id=request.user.pk)
+        return Response(
+            SyncJobOutput(
+                {"account": account.pk, "status": "running", "requested_at": job.requested_at}
+            ).data,
+            status=202,
         )
-        return Response(PositionOutput(positions, many=True).data)
 
 
 class BalanceViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -129,10 +141,17 @@ class DriftViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericViewSe
 
 
 class PortfolioView(APIView):
-    @extend_schema(responses={200: PortfolioOutput})
+    @extend_schema(
+        responses={200: PortfolioOutput},
+        description="Valued at the cached last prices, never waiting for the exchange: "
+        "where a venue's prices are not cached, a worker fetches them, its assets are "
+        "unvalued meanwhile and `prices_pending` is true (ask again in a second).",
+    )
     def get(self, request):
-        portfolio = selectors.portfolio_summary(user=request.user)
-        return Response(PortfolioOutput(portfolio).data)
+        cold: list = []
+        portfolio = selectors.portfolio_summary(user=request.user, cold=cold)
+        pending = services.prices_refresh_start(accounts=cold)
+        return Response(PortfolioOutput(portfolio, context={"prices_pending": pending}).data)
 
 
 class PerformanceView(APIView):
@@ -157,7 +176,18 @@ class ChartView(APIView):
             OpenApiParameter("timeframe", OpenApiTypes.STR, enum=TIMEFRAMES),
             OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 1000, default 300"),
         ],
-        responses={200: ChartOutput},
+        responses={
+            200: ChartOutput,
+            202: OpenApiResponse(
+                ChartOutput,
+                description="No candles yet: a worker is fetching them (`refreshing`); "
+                "ask again after Retry-After.",
+            ),
+            429: TOO_MANY_JOBS,
+        },
+        description="Candles come from a cache a worker fills - the request never waits "
+        "for the exchange. Older ones are shown while newer ones are fetched "
+        "(`refreshing`, `candles_as_of`).",
     )
     def get(self, request):
         params = request.query_params
@@ -174,21 +204,32 @@ class ChartView(APIView):
         limit = params.get("limit") or "300"
         if not limit.isdigit() or not 1 <= int(limit) <= 1000:
             raise serializers.ValidationError({"limit": "1 to 1000."})
-        candles = selectors.candles(
-            account=account, symbol=symbol, timeframe=timeframe, limit=int(limit)
-        )
+        with throttled_when_busy():
+            candles = services.candles_read(
+                account=account,
+                symbol=symbol,
+                timeframe=timeframe,
+                limit=int(limit),
+                user_id=request.user.pk,
+            )
         fills = Fill.objects.filter(account=account, symbol=symbol).order_by("-exchange_ts")[:500]
-        return Response(
+        answer = Response(
             ChartOutput(
                 {
                     "account": account.pk,
                     "symbol": symbol,
                     "timeframe": timeframe,
-                    "candles": candles,
+                    "candles": candles.rows or [],
+                    "candles_as_of": candles.fetched_at,
+                    "refreshing": candles.refreshing,
                     "fills": list(reversed(fills)),
                 }
-            ).data
+            ).data,
+            status=200 if candles.rows is not None else 202,
         )
+        if candles.rows is None:
+            answer["Retry-After"] = "1"
+        return answer
 
 
 class EquityView(APIView):

@@ -92,7 +92,7 @@ def test_closing_a_closed_position_is_a_conflict(api, owner):
 
 
 def test_sync_now_close_and_live_updates_against_the_simulator(
-    make_sim_account, sim, django_capture_on_commit_callbacks
+    make_sim_account, sim, django_capture_on_commit_callbacks, exchange_jobs
 ):
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
@@ -107,19 +107,30 @@ def test_sync_now_close_and_live_updates_against_the_simulator(
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(account_group(account.pk), channel)
+    sim.control("DELETE", "/requests")
 
+    asked = client.post("/api/positions/sync/", {"account": account.pk}, format="json")
+    again = client.post("/api/positions/sync/", {"account": account.pk}, format="json")
+    called_by_the_requests = sim.control("GET", "/requests")
     with django_capture_on_commit_callbacks(execute=True):
-        synced = client.post("/api/positions/sync/", {"account": account.pk}, format="json")
+        exchange_jobs.run()  # what the sync worker does
     events = []
     while layer.channels.get(channel) and layer.channels[channel].qsize():
         events.append(async_to_sync(layer.receive)(channel))
-    closing = client.post(f"/api/positions/{synced.json()[0]['id']}/close/")
+    synced = client.get("/api/positions/", {"account": account.pk, "status": "open"}).json()
+    closing = client.post(f"/api/positions/{synced['results'][0]['id']}/close/")
     balances = client.get("/api/balances/", {"account": account.pk}).json()
+    states = client.get(f"/api/accounts/{account.pk}/").json()["sync_states"]
 
-    assert synced.status_code == 200
-    assert [(p["symbol"], p["contracts"]) for p in synced.json()] == [
+    assert asked.status_code == again.status_code == 202
+    assert asked.json()["status"] == "running"
+    assert asked.json()["requested_at"] == again.json()["requested_at"]  # one sync
+    assert called_by_the_requests == {}
+    assert exchange_jobs.queues == ["sync"]
+    assert [(p["symbol"], p["contracts"]) for p in synced["results"]] == [
         ("BTC/USDT:USDT", "0.020000000000000000")
     ]
+    assert {s["kind"] for s in states if s["last_success_at"]} >= {"positions", "balances"}
     assert {"position.updated", "balance.updated"} <= {e["event"] for e in events}
     assert closing.status_code == 202
     assert (closing.json()["side"], closing.json()["reduce_only"]) == ("sell", True)

@@ -116,3 +116,52 @@ def test_a_deposit_behind_our_back_is_drift_once_it_outlasts_the_window(
     )
     services.balances_sync(account=account)
     assert Drift.objects.count() == 1  # taken as the new agreed figure
+
+
+def _stream_row(symbol, side, contracts, at):
+    """A position as ccxt.pro's stream hands it over (side "both" once flat)."""
+    return {
+        "symbol": symbol,
+        "side": side,
+        "contracts": contracts,
+        "contractSize": 1,
+        "timestamp": int(at.timestamp() * 1000),
+        "info": {},
+    }
+
+
+def test_a_stream_delivery_with_the_closed_positions_old_row_keeps_it_flat(
+    make_sim_account, sim_client, settings
+):
+    """ccxt.pro keeps a one-way position's rows by side: after a long closes, a delivery
+    carries the old long row beside the flat one. The flat, later row is where the
+    position stands, and each row is held against the fills up to its own time - the old
+    row read at the delivery's latest time became a mismatch, then a drift row, in the
+    20-minute soak."""
+    settings.DRIFT_CONFIRM_SECONDS = 0
+    account = make_sim_account(market_type="swap")
+    client = sim_client(account)
+    client.create_order(PERP, "market", "buy", 0.01)
+    deliver_trades(account, client, PERP)
+    opened = timezone.now()
+    client.create_order(PERP, "market", "sell", 0.01, params={"reduceOnly": True})
+    deliver_trades(account, client, PERP)
+    closed = timezone.now() + timedelta(milliseconds=5)
+
+    services.positions_apply_exchange(
+        account=account,
+        payloads=[
+            _stream_row(PERP, "long", 0.01, opened),
+            _stream_row(PERP, "both", 0, closed),
+            _stream_row("ETH/USDT:USDT", "both", 0, closed),
+        ],
+        complete=False,
+    )
+    services.positions_apply_exchange(
+        account=account, payloads=[_stream_row(PERP, "long", 0.01, opened)], complete=False
+    )
+
+    assert not Drift.objects.exists()
+    figure = AgreedFigure.objects.get(account=account, subject=PERP)
+    assert (figure.amount, figure.mismatch_since) == (Decimal(0), None)
+    assert not account.positions.filter(status="open").exists()

@@ -1,8 +1,9 @@
 """Positions and balances against the simulator: our records equal the exchange's."""
 
-from decimal import Decimal
+from decimal import Context, Decimal
 
 import pytest
+from django.db import connection
 
 from accounts.tests.factories import ExchangeAccountFactory
 from orders import services as orders
@@ -12,6 +13,17 @@ from positions import services
 from positions.models import Balance, Drift, FillCursor, Position, RealizedPnl
 
 pytestmark = pytest.mark.django_db
+
+
+def stored(value: Decimal) -> Decimal:
+    """``value`` as the database keeps it: numeric(38, 18) on PostgreSQL; SQLite (make run
+    and make test without DATABASE_URL) keeps a decimal column as a double, about 15
+    significant digits."""
+    if connection.vendor == "sqlite":
+        # Django reads it back through a 15-digit context (its SQLite converter).
+        value = Context(prec=15).create_decimal_from_float(float(value))
+    return value.quantize(Decimal("1e-18"))
+
 
 PERP = "BTC/USDT:USDT"
 
@@ -93,7 +105,7 @@ def test_spot_holdings_and_realized_pnl_come_from_our_fills_with_fees(make_sim_a
     # 0.0999 BTC held for a cost of 6000.001 USDT: the fee raises the average cost.
     entry = Decimal("6000.001") / Decimal("0.0999")
     assert position.contracts == Decimal("0.0999")
-    assert position.entry_price == entry.quantize(Decimal("1e-18"))
+    assert position.entry_price == stored(entry)
     assert venue_spot_total(sim, account, "BTC") == Decimal("10") + position.contracts
 
     sim.control("POST", "/price", {"symbol": "BTCUSDT", "price": "62000", "venue": "spot"})

@@ -31,7 +31,7 @@ from .events import (
     PublicTrade,
     UserTrade,
 )
-from .market import MarketState
+from .market import MINUTE_MS, MarketState
 from .model import (
     ALL_DONE,
     BUY,
@@ -191,11 +191,13 @@ class Exchange:
     def __init__(self, config: SimConfig, *, clock: Callable[[], int] | None = None) -> None:
         self.config = config
         self.now: Callable[[], int] = clock or wall_clock_ms
+        started = self.now()  # the seam between kline history and the live market
         self.markets: dict[str, dict[str, MarketState]] = {
-            SPOT: {s: MarketState(SPOT, spec, config.seed) for s, spec in config.spot.items()},
-            FUTURES: {
-                s: MarketState(FUTURES, spec, config.seed) for s, spec in config.futures.items()
-            },
+            venue: {
+                s: MarketState(venue, spec, config.seed, started, config.history_anchor_ms)
+                for s, spec in specs.items()
+            }
+            for venue, specs in ((SPOT, config.spot), (FUTURES, config.futures))
         }
         self.accounts: dict[str, Account] = {}
         self.api_keys: dict[str, ApiKey] = {}
@@ -210,6 +212,20 @@ class Exchange:
             for mkt in self._sorted_markets(venue):
                 self._requote(mkt)
                 mkt.book.drain_changes()
+
+    def restored(self) -> None:
+        """After a state file is loaded: a market saved before kline history existed gets
+        its seam at its first live candle, so the candles it served stay as they were and
+        history ends at that candle's open."""
+        for markets in self.markets.values():
+            for mkt in markets.values():
+                if "seam_ms" in mkt.__dict__:
+                    continue
+                first = mkt.candles[0] if mkt.candles else None
+                start = first.open_time if first is not None else self.now()
+                mkt.seed = self.config.seed
+                mkt.seam_ms = mkt.anchor_ms = start - start % MINUTE_MS
+                mkt.anchor_price = first.open if first is not None else mkt.mid
 
     # ------------------------------------------------------------------ listeners
     def add_listener(self, callback: Listener) -> None:

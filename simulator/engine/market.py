@@ -1,4 +1,10 @@
-"""Per-market state: the book, the seeded random walk, public trades and klines."""
+"""Per-market state: the book, the seeded random walk, public trades and klines.
+
+Klines: the synthetic history (:mod:`.history`) up to the minute the venue started (the
+*seam*), then the 1m candles built here from trades - one series, served by
+:mod:`.klines`. With the default anchor, history ends at the configured price, where the
+live walk starts.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,15 @@ import hashlib
 import random
 from collections import deque
 from decimal import ROUND_DOWN, Decimal
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
 
 from ..config import MarketSpec
+from . import klines as kl
 from .book import OrderBook
+from .history import HISTORY_START_MS, HistoryKey, MarketHistory, Units, history_for
 from .model import ZERO, Candle, Order, PublicTradeRecord
 
 MINUTE_MS = 60_000
@@ -36,21 +48,80 @@ def market_seed(seed: int, venue: str, symbol: str) -> int:
     return int.from_bytes(digest[:8], "big")
 
 
+@lru_cache(maxsize=256)
+def units_of(tick: Decimal, step: Decimal) -> Units:
+    return Units.of(tick, step)
+
+
 class MarketState:
-    def __init__(self, venue: str, spec: MarketSpec, seed: int) -> None:
+    # Not kept with the venue's state (rebuilt on use): the converted live candles.
+    _live: kl.LiveIndex | None = None
+
+    def __init__(
+        self,
+        venue: str,
+        spec: MarketSpec,
+        seed: int,
+        start_ms: int,
+        history_anchor_ms: int | None = None,
+    ) -> None:
         self.venue = venue
         self.spec = spec
         self.symbol = spec.symbol_id
         self.book = OrderBook()
+        self.seed = seed
         self.rng = random.Random(market_seed(seed, venue, spec.symbol_id))
+        # History up to the seam, live candles from it. The anchor is where history's price
+        # is the configured one: by default the seam, so the live walk starts there.
+        self.seam_ms = start_ms - start_ms % MINUTE_MS
+        self.anchor_ms = self.seam_ms
+        self.anchor_price = spec.price
         self.mid = spec.price
-        self.last_price = spec.price
+        if history_anchor_ms is not None:
+            self.anchor_ms = history_anchor_ms - history_anchor_ms % MINUTE_MS
+            if self.seam_ms > HISTORY_START_MS:
+                self.mid = self.units.price(self.history().close_before(self.seam_ms))
+        self.last_price = self.mid
         self.lp_orders: list[Order] = []
         self.trades: deque[PublicTradeRecord] = deque(maxlen=MAX_PUBLIC_TRADES)
         self.candles: deque[Candle] = deque(maxlen=MAX_CANDLES)
         self.next_trade_id = 1
         # Spot stop orders waiting for their trigger (not on the book), by order id.
         self.pending_stops: dict[int, Order] = {}
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_live", None)
+        return state
+
+    @property
+    def units(self) -> Units:
+        return units_of(self.spec.tick_size, self.spec.step_size)
+
+    def history(self) -> MarketHistory:
+        spec = self.spec
+        return history_for(
+            HistoryKey(
+                market_seed=market_seed(self.seed, self.venue, self.symbol),
+                tick=spec.tick_size,
+                step=spec.step_size,
+                level_qty=spec.lp_level_qty,
+                volatility_bps=spec.history_volatility_bps,
+                anchor_ms=self.anchor_ms,
+                anchor_price=self.anchor_price,
+            )
+        )
+
+    def live_index(self) -> kl.LiveIndex:
+        if self._live is None or self._live.units != self.units:
+            self._live = kl.LiveIndex(self.units)
+        return self._live
+
+    def seam_close_ticks(self) -> int:
+        """History's last close: where the live series starts before any trade."""
+        if self.seam_ms > HISTORY_START_MS:
+            return self.history().close_before(self.seam_ms)
+        return self.units.ticks(self.anchor_price)
 
     # Rounding helpers: prices and quantities snap to the market's filters.
     def round_price(self, price: Decimal) -> Decimal:
@@ -98,72 +169,19 @@ class MarketState:
         return candle
 
     def current_kline(self, interval_ms: int) -> Candle | None:
-        """The ``interval_ms`` candle the latest 1m candle belongs to, aggregated as
-        ``klines`` aggregates it (read from the end: a stream sends it on every tick)."""
+        """The ``interval_ms`` candle the latest 1m candle belongs to, as ``klines`` gives
+        it (history's minutes included when the interval holds the seam)."""
         if not self.candles:
             return None
-        start = self.candles[-1].open_time - self.candles[-1].open_time % interval_ms
-        recent: list[Candle] = []
-        for candle in reversed(self.candles):
-            if candle.open_time < start:
-                break
-            recent.append(candle)
-        recent.reverse()
-        first = recent[0]
-        return Candle(
-            open_time=start,
-            close_time=start + interval_ms - 1,
-            open=first.open,
-            high=max(c.high for c in recent),
-            low=min(c.low for c in recent),
-            close=recent[-1].close,
-            volume=sum((c.volume for c in recent), ZERO),
-            quote_volume=sum((c.quote_volume for c in recent), ZERO),
-            trades=sum(c.trades for c in recent),
-            taker_buy_volume=sum((c.taker_buy_volume for c in recent), ZERO),
-            taker_buy_quote_volume=sum((c.taker_buy_quote_volume for c in recent), ZERO),
-        )
+        latest = self.candles[-1].open_time
+        bars = self.klines(interval_ms, latest - latest % interval_ms, None, 1, latest)
+        return kl.to_candle(bars[:, 0], self.units, interval_ms)
 
     def klines(
-        self, interval_ms: int, start: int | None, end: int | None, limit: int
-    ) -> list[Candle]:
-        """Candles of ``interval_ms`` aggregated from the 1m series."""
-        out: list[Candle] = []
-        for c in self.candles:
-            if start is not None and c.open_time + MINUTE_MS <= start:
-                continue
-            if end is not None and c.open_time > end:
-                break
-            open_time = c.open_time - c.open_time % interval_ms
-            if out and out[-1].open_time == open_time:
-                agg = out[-1]
-                agg.high = max(agg.high, c.high)
-                agg.low = min(agg.low, c.low)
-                agg.close = c.close
-                agg.volume += c.volume
-                agg.quote_volume += c.quote_volume
-                agg.trades += c.trades
-                agg.taker_buy_volume += c.taker_buy_volume
-                agg.taker_buy_quote_volume += c.taker_buy_quote_volume
-            else:
-                out.append(
-                    Candle(
-                        open_time=open_time,
-                        close_time=open_time + interval_ms - 1,
-                        open=c.open,
-                        high=c.high,
-                        low=c.low,
-                        close=c.close,
-                        volume=c.volume,
-                        quote_volume=c.quote_volume,
-                        trades=c.trades,
-                        taker_buy_volume=c.taker_buy_volume,
-                        taker_buy_quote_volume=c.taker_buy_quote_volume,
-                    )
-                )
-        if start is None:
-            return out[-limit:]
-        return out[:limit]
+        self, interval_ms: int, start: int | None, end: int | None, limit: int, now: int
+    ) -> np.ndarray:
+        """Bars of ``interval_ms`` as Binance pages them (see :mod:`.klines`)."""
+        return kl.select(self, interval_ms, start, end, limit, now)
 
     def stats_24h(self, now: int) -> dict[str, Decimal | int]:
         since = now - 1440 * MINUTE_MS

@@ -112,3 +112,26 @@ def test_an_unreadable_state_file_is_set_aside_and_the_simulator_starts_fresh(tm
         assert list(tmp_path.glob("state.pickle.unreadable-*"))
     finally:
         running.stop(signal.SIGTERM)
+
+
+def test_kline_history_served_before_a_restart_is_served_after_it(tmp_path):
+    def page(running: Running, **params) -> list:
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        url = f"{running.url}/api/v3/klines?symbol=BTCUSDT&{query}"
+        with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - loopback
+            return json.loads(response.read())
+
+    first = Running(tmp_path)
+    march = page(first, interval="1h", startTime=1_709_251_200_000, limit=1000)
+    recent = page(first, interval="1m", limit=1000)
+    first.stop(signal.SIGKILL)  # no request changed anything: the start itself was saved
+
+    second = Running(tmp_path)
+    try:
+        assert page(second, interval="1h", startTime=1_709_251_200_000, limit=1000) == march
+        since = recent[0][0]
+        again = page(second, interval="1m", startTime=since, limit=len(recent) - 1)
+        assert again == recent[:-1]  # all but the minute that was in progress
+        assert recent[-2][4] == "60000.00000000"  # history's last close: the seam
+    finally:
+        second.stop(signal.SIGTERM)

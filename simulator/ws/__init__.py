@@ -27,9 +27,12 @@ Paths (relative to the simulator's base URL, ``http`` -> ``ws``; the ccxt factor
 =========================================  ===========================================
 
 Depth updates carry ``U``..``u`` (and ``pu`` on USD-M) continuing the REST depth
-``lastUpdateId``, so ccxt's snapshot-then-deltas sync holds. Klines are 1m only (the
-engine keeps 1m candles). Control (:mod:`simulator.control`): ``GET /_sim/ws`` lists
-connections, ``POST /_sim/ws/drop`` closes all, an account's, or a path prefix's.
+``lastUpdateId``, so ccxt's snapshot-then-deltas sync holds. Kline streams of every
+interval send the candle REST's klines give for it (aggregated from the 1m series; in the
+interval holding the simulator's start, history's minutes with the live ones).
+
+Control (:mod:`simulator.control`): ``GET /_sim/ws`` lists connections,
+``POST /_sim/ws/drop`` closes all, an account's, or a path prefix's.
 ``/_sim/reset`` closes every connection (close code 1012): the fresh venue has new
 accounts, keys and book update ids, so clients must reconnect and resubscribe.
 """

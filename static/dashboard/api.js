@@ -53,3 +53,14 @@ export function rows(data) {
   if (Array.isArray(data)) return data;
   return (data && data.results) || [];
 }
+
+// Exchange work runs on a worker (the API answers 202 at once): ask `url` again every
+// `interval` ms until `done(result)` holds or `timeout` ms have passed; the last answer.
+export async function poll(url, done, { interval = 500, timeout = 60000 } = {}) {
+  const deadline = Date.now() + timeout;
+  for (;;) {
+    const result = await api("GET", url);
+    if (!result.ok || done(result) || Date.now() >= deadline) return result;
+    await new Promise((resolve) => setTimeout(resolve, interval));
+  }
+}

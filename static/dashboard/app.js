@@ -1,7 +1,7 @@
 // The dashboard in the browser: pages arrive rendered by the server; this patches them from
 // websocket events, re-syncs from the API after a reconnect, and sends actions to the API.
 
-import { api, rows } from "./api.js";
+import { api, poll, rows } from "./api.js";
 import { EquityChart, PriceChart } from "./charts.js";
 import { connectionState, show } from "./format.js";
 import { Live } from "./live.js";
@@ -37,11 +37,17 @@ function debounce(fn, ms) {
 
 // --- Patching from events ---------------------------------------------------------------
 
+// A venue's prices were not cached: a worker fetches them; ask again until they are in.
+let pricesTries = 0;
+
 async function refreshPortfolio() {
   const cards = document.getElementById("portfolio");
   if (!cards) return;
   const { ok, data } = await api("GET", "/api/portfolio/");
   if (!ok) return;
+  cards.dataset.pricesPending = String(Boolean(data.prices_pending));
+  if (data.prices_pending && pricesTries++ < 30) setTimeout(refreshPortfolio, 1000);
+  else if (!data.prices_pending) pricesTries = 0;
   for (const element of cards.querySelectorAll("[data-p]")) {
     element.textContent = show(data[element.dataset.p]);
   }
@@ -237,6 +243,26 @@ function formBody(form) {
   return body;
 }
 
+// The connection test runs on a worker: ask for it, then read it back until it is done.
+// {ok, data: the test's result, error}.
+async function connectionTest(id) {
+  const asked = await api("POST", `/api/accounts/${id}/test/`);
+  if (!asked.ok) return asked;
+  const tested = asked.data.status === "done" ? asked : await poll(`/api/accounts/${id}/test/`, (r) => r.data.status === "done");
+  if (!tested.ok) return tested;
+  if (tested.data.status !== "done") return { ok: false, data: null, error: "The connection test has not finished yet: see the account's last sync and error in a moment." };
+  if (!tested.data.result) return { ok: false, data: null, error: "The connection test broke off: see the account's last error." };
+  return { ok: true, data: tested.data.result, error: "" };
+}
+
+function showConnection(id, result) {
+  const row = document.querySelector(`#accounts-table tr[data-id="${id}"]`);
+  if (!row) return;
+  const patch = { connection: result.ok ? "synced" : "error", last_error: result.ok ? "" : result.message || result.error };
+  if (result.ok) patch.last_sync_at = result.checked_at;
+  fillElement(row, patch, context);
+}
+
 async function busy(button, work) {
   if (button) button.disabled = true;
   try {
@@ -283,7 +309,7 @@ document.getElementById("account-form")?.addEventListener("submit", async (event
     // The keys leave the page as soon as they are stored: never shown back.
     for (const name of ["api_key", "api_secret", "api_passphrase"]) form.elements[name].value = "";
     message(form, `Account ${created.data.label} added; testing the connection...`, true);
-    const tested = await api("POST", `/api/accounts/${created.data.id}/test/`);
+    const tested = await connectionTest(created.data.id);
     const text = tested.ok
       ? tested.data.ok
         ? `Account ${created.data.label} added: connected (${tested.data.markets} markets).`
@@ -373,13 +399,16 @@ document.addEventListener("click", async (event) => {
     const result = await busy(button, () => api("POST", `/api/positions/${id}/close/`));
     message(document.getElementById("positions-message") || document.body, result.ok ? `Close order ${result.data.id} sent.` : result.error, result.ok);
   } else if (action === "test-account") {
-    const result = await busy(button, () => api("POST", `/api/accounts/${id}/test/`));
+    const target = document.getElementById("accounts-message");
+    message(target, `${label}: testing the connection...`, true);
+    const result = await busy(button, () => connectionTest(id));
     const text = result.ok
       ? result.data.ok
         ? `${label}: connected (${result.data.markets} markets).`
         : `${label}: ${result.data.message || result.data.error}`
-      : result.error;
-    message(document.getElementById("accounts-message"), text, result.ok && result.data.ok);
+      : `${label}: ${result.error}`;
+    if (result.ok) showConnection(id, result.data);
+    message(target, text, result.ok && result.data.ok);
   } else if (action === "kill-on") {
     ask(`Switch the kill switch ON for ${label}? No new order will be accepted or sent.`, { panic: true }, (reason, panic) =>
       api("POST", "/api/risk/kill-switch/", { account: Number(id), on: true, reason, panic }),
@@ -411,6 +440,8 @@ document.getElementById("chart-form")?.addEventListener("submit", (event) => {
 });
 
 // --- Go live -----------------------------------------------------------------------------
+
+if (pageData.pricesPending) setTimeout(refreshPortfolio, 1000);
 
 const market = pageData.market && window.LightweightCharts ? new MarketPage(pageData.market, null) : null;
 const live = new Live({

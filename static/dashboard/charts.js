@@ -59,6 +59,10 @@ export class EquityChart {
   }
 }
 
+// Candles come from a cache a worker fills: while it fetches them (`refreshing`; 202 when
+// there are none yet) the chart asks again, for up to this long.
+const CANDLES_WAIT_MS = 30000;
+
 export class PriceChart {
   constructor(element) {
     this.element = element;
@@ -67,17 +71,42 @@ export class PriceChart {
     this.timeframe = "1m";
     this.highlight = element.dataset.highlight || "";
     this.chart = null;
+    this.again = null;
+    this.waitingSince = null;
+  }
+
+  // Ask again soon while a worker fetches candles, unless it has taken too long.
+  retry(status) {
+    clearTimeout(this.again);
+    this.waitingSince ??= Date.now();
+    if (Date.now() - this.waitingSince > CANDLES_WAIT_MS) {
+      this.waitingSince = null;
+      return false;
+    }
+    this.again = setTimeout(() => this.load(), status === 202 ? 1000 : 1500);
+    return true;
   }
 
   async load() {
+    clearTimeout(this.again);
     if (!this.account) return empty(this.element, "No account to chart.");
     const query = new URLSearchParams({
       account: this.account,
       symbol: this.symbol,
       timeframe: this.timeframe,
     });
-    const { ok, data, error } = await api("GET", `/api/chart/?${query}`);
+    const { ok, status, data, error } = await api("GET", `/api/chart/?${query}`);
     if (!ok) return empty(this.element, error);
+    if (status === 202) {
+      if (this.retry(status)) {
+        if (!this.chart) this.element.dataset.state = "loading";
+        if (!this.chart) this.element.textContent = `Loading candles for ${this.symbol}...`;
+        return;
+      }
+      return empty(this.element, `The exchange has not sent candles for ${this.symbol} yet.`);
+    }
+    if (data.refreshing) this.retry(status);
+    else this.waitingSince = null;
     if (!data.candles.length) return empty(this.element, `No candles for ${this.symbol}.`);
     const lib = library();
     if (!this.chart) {
@@ -126,6 +155,7 @@ export class PriceChart {
   }
 
   show({ account, symbol, timeframe }) {
+    this.waitingSince = null;
     this.account = account;
     this.symbol = symbol;
     this.timeframe = timeframe || this.timeframe;

@@ -348,7 +348,11 @@ def test_volatility_sizing_risks_a_fraction_of_equity_per_atr(client, webhook, m
     assert Order.objects.get().amount == Decimal("2.5")
 
 
-def test_volatility_sizing_with_too_little_history_fails_the_signal(client, webhook):
+def test_volatility_sizing_with_too_little_history_fails_the_signal(client, webhook, monkeypatch):
+    # A venue listed an hour ago: 3 candles where ATR(14) needs 15. (The simulator serves
+    # kline history back to 2017, so the few candles are handed over here.)
+    candles = [(Decimal(60100), Decimal(59900), Decimal(60000))] * 3
+    monkeypatch.setattr(services, "recent_candles", lambda *args, **kwargs: candles)
     webhook.sizing = "volatility"
     webhook.sizing_value = Decimal("0.01")
     webhook.sizing_params = {"timeframe": "1h", "period": 14}
@@ -360,6 +364,7 @@ def test_volatility_sizing_with_too_little_history_fails_the_signal(client, webh
     signal = Signal.objects.get()
     assert signal.status == "failed"
     assert "Volatility sizing" in signal.status_reason
+    assert "at least 15 candles" in signal.status_reason
 
 
 def test_performance_per_strategy_is_measured_on_its_account(account):

@@ -76,7 +76,8 @@ def browser_env(subprocess_env, simulator, layer_prefix) -> dict[str, str]:
         **subprocess_env,
         "SIMULATOR_URL": simulator.url,
         "TEST_CHANNEL_LAYER_PREFIX": layer_prefix,
-        # The test's cache is daphne's: markets the test loaded, quotes its streams wrote.
+        # One cache for daphne, the worker and the test: the exchange jobs daphne queues
+        # (connection tests, candles, prices) and what the worker leaves for it.
         "TEST_CACHE_KEY_PREFIX": settings.CACHES["default"]["KEY_PREFIX"],
     }
 
@@ -124,7 +125,10 @@ def asgi_server(browser_env, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="module")
 def browser_worker(browser_env, tmp_path_factory):
-    worker = Worker(browser_env, tmp_path_factory.mktemp("worker") / "worker.log")
+    # `sync` too: the page's exchange work (connection tests, candles, prices) runs there.
+    worker = Worker(
+        browser_env, tmp_path_factory.mktemp("worker") / "worker.log", queues="orders,sync"
+    )
     try:
         worker.wait_until_consuming()
         yield worker

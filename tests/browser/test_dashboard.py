@@ -218,3 +218,34 @@ def test_after_a_reconnect_the_page_resyncs_what_it_missed(
     expect(page.locator("body")).to_have_attribute("data-resynced", "1")
     expect(row).to_have_count(1)
     expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+
+
+def test_a_connection_test_shows_testing_then_its_result_from_the_worker(
+    new_page, make_sim_account, sim, browser_worker
+):
+    from accounts.tests.factories import UserFactory
+
+    expect = _expect()
+    dora = UserFactory(username="dora")
+    account = make_sim_account(owner=dora, label="Dora spot")
+    page = new_page()
+    login(page, "dora", PASSWORD)
+    page.goto("/accounts/")
+    row = page.locator(f'#accounts-table tr[data-id="{account.pk}"]')
+    expect(row.locator('[data-f="connection"]')).to_have_text("never synced")
+    # A slow exchange: the page says the test is running, then what the worker found.
+    sim.control(
+        "POST",
+        "/faults",
+        {"path": "/api/v3/account", "action": "latency", "delay_ms": 1500, "count": 1},
+    )
+
+    row.get_by_role("button", name="Test connection").click()
+
+    note = page.locator("#accounts-message")
+    expect(note).to_have_text("Dora spot: testing the connection...")
+    expect(note).to_have_text(
+        re.compile(r"^Dora spot: connected \(\d+ markets\)\.$"), timeout=30_000
+    )
+    expect(row.locator('[data-f="connection"]')).to_have_text("synced")
+    expect(row.locator('[data-f="last_sync_at"]')).not_to_have_text("-")

@@ -340,6 +340,9 @@ SIMULATOR_URL = env.str("SIMULATOR_URL", default="http://127.0.0.1:8765")
 MARKETS_CACHE_SECONDS = env.int("MARKETS_CACHE_SECONDS", default=3 * 3600)
 # Network timeout of every ccxt client, in milliseconds.
 EXCHANGE_TIMEOUT_MS = env.int("EXCHANGE_TIMEOUT_MS", default=10_000)
+# Exchange work a request asks for (connection test, sync now, candles) runs on the sync
+# worker (accounts.jobs); each user may have this many such jobs queued or running.
+EXCHANGE_JOBS_PER_USER = env.int("EXCHANGE_JOBS_PER_USER", default=4)
 # /healthz: beat counts as stale when its heartbeat is older than this.
 HEALTH_BEAT_MAX_AGE_SECONDS = env.int("HEALTH_BEAT_MAX_AGE_SECONDS", default=120)
 # Every worker stamps a heartbeat per queue it consumes this often; /healthz counts the
