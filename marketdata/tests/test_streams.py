@@ -100,6 +100,14 @@ def test_a_dropped_candle_stream_reconnects_and_backfills_what_it_missed(
     )
     before = closed_stored().count()
     assert before >= 2
+    wait_for(
+        lambda: (
+            sim.control("POST", "/step", {"n": 2}) is not None
+            and live.forming_read(VENUE, "BTC/USDT", "1m")
+        ),
+        timeout=20,
+        message="the candle stream delivering",
+    )
     # Lose the newest candles, as if the stream had been away, and drop it.
     newest = closed_stored().order_by("-open_time")[:2]
     lost = sorted(c.open_time for c in newest)
