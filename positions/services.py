@@ -1075,6 +1075,9 @@ def candles_read(
     from common.exceptions import ServiceUnavailable
     from positions.selectors import Candles, candles_cached
 
+    stored = _candles_stored(account=account, symbol=symbol, timeframe=timeframe, limit=limit)
+    if stored is not None:
+        return stored
     wanted = {"account": account, "symbol": symbol, "timeframe": timeframe, "limit": limit}
     cached = candles_cached(**wanted)
     if cached is not None and cached.fresh:
@@ -1090,6 +1093,34 @@ def candles_read(
     except TooManyJobs:
         return cached
     return replace(cached, refreshing=True)
+
+
+def _candles_stored(*, account: ExchangeAccount, symbol: str, timeframe: str, limit: int):
+    """The chart's candles from the market data the platform keeps (a backfill, a candle
+    subscription), when they reach the present: the newest stored candle is at most two
+    periods old. None otherwise (the chart then asks a worker for the exchange's)."""
+    from marketdata.selectors import candles_frame
+    from marketdata.timeframes import timeframe_ms
+    from positions.selectors import Candles
+
+    frame = candles_frame(venue=account.data_venue, symbol=symbol, timeframe=timeframe, n=limit)
+    if frame.empty:
+        return None
+    newest = frame.index[-1].to_pydatetime()
+    if timezone.now() - newest > timedelta(milliseconds=2 * timeframe_ms(timeframe)):
+        return None
+    rows = [
+        {
+            "time": int(moment.timestamp() * 1000),
+            "open": repr(row.open),
+            "high": repr(row.high),
+            "low": repr(row.low),
+            "close": repr(row.close),
+            "volume": repr(row.volume),
+        }
+        for moment, row in zip(frame.index, frame.itertuples(index=False), strict=True)
+    ]
+    return Candles(rows=rows, fetched_at=timezone.now())
 
 
 def _candles_refresh_start(

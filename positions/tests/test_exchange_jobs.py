@@ -148,3 +148,27 @@ def test_a_portfolio_on_cold_prices_answers_at_once_and_is_valued_once_a_worker_
     assert exchange_jobs.queues == ["sync"]
     assert (warm.json()["prices_pending"], warm.json()["unvalued_assets"]) == (False, [])
     assert Decimal(warm.json()["equity"]) == 2 * btc
+
+
+def test_the_chart_reads_the_market_data_the_platform_keeps_without_a_job(
+    account, sim, exchange_jobs
+):
+    """Candles a backfill or a candle subscription stored answer the chart from the
+    database: no worker job, no exchange call."""
+    from marketdata.services import candles_backfill
+    from marketdata.timeframes import to_ms
+
+    since = to_ms(timezone.now() - timedelta(minutes=40))
+    candles_backfill(account=account, symbol="BTC/USDT", timeframe="1m", since=since)
+    sim.control("DELETE", "/requests")
+
+    answer = chart(api_for(account.owner), account)
+
+    assert answer.status_code == 200, answer.content
+    assert exchange_jobs.names == []
+    assert sim.control("GET", "/requests") == {}
+    candles = answer.json()["candles"]
+    assert len(candles) == 30 and answer.json()["refreshing"] is False
+    times = [c["time"] for c in candles]
+    assert times == sorted(times) and times[-1] - times[0] == 29 * 60_000
+    assert Decimal(candles[-1]["close"]) > 0
