@@ -12,11 +12,14 @@ from decimal import Decimal
 
 import numpy as np
 import pandas as pd
+from django.db import connection
+from django.db.models import F, FloatField
+from django.db.models.functions import Cast, Extract
 
 from common.exceptions import ApplicationError
 from marketdata import live
 from marketdata.models import Candle
-from marketdata.timeframes import from_ms, timeframe_ms
+from marketdata.timeframes import timeframe_ms
 
 
 class StaleData(ApplicationError):
@@ -58,39 +61,44 @@ def candles_frame(
     volume and a bool ``closed``, indexed by the open time (aware UTC). The forming candle
     (``forming``) is the streams' newest copy from the cache, or the stored one. One
     indexed query read backwards and one cache read; no model instances are built."""
+    # Numbers as float8 and times as epoch seconds straight from the database: parsing a
+    # thousand timestamps and five thousand numerics into datetimes and Decimals took
+    # most of the read: CPU per read of 1,000 candles 13.3 -> 5.5 ms (bench/market_data.py).
+    postgresql = connection.vendor == "postgresql"
+    epoch = Cast(Extract("open_time", "epoch"), FloatField()) if postgresql else F("open_time")
     rows = list(
         candles_queryset(venue=venue, symbol=symbol, timeframe=timeframe)
         .order_by("-open_time")
-        .values_list("open_time", *FRAME_COLUMNS, "closed")[:n]
+        .annotate(epoch=epoch, **{f"f_{name}": Cast(name, FloatField()) for name in FRAME_COLUMNS})
+        .values_list("epoch", *(f"f_{name}" for name in FRAME_COLUMNS), "closed")[:n]
     )
     rows.reverse()
+    if not postgresql:  # SQLite has no epoch extract: its datetimes, converted here
+        rows = [(row[0].timestamp(), *row[1:]) for row in rows]
     if forming:
         live_row = live.forming_read(venue, symbol, timeframe)
         if live_row is not None:
-            opened = from_ms(live_row["open_time"])
+            opened = live_row["open_time"] / 1000
+            values = tuple(float(live_row[name]) for name in FRAME_COLUMNS)
             if not rows or opened > rows[-1][0]:
-                rows.append((opened, *(Decimal(live_row[name]) for name in FRAME_COLUMNS), False))
-                rows = rows[-n:]
+                rows = [*rows, (opened, *values, False)][-n:]
             elif opened == rows[-1][0] and not rows[-1][-1]:
-                rows[-1] = (opened, *(Decimal(live_row[name]) for name in FRAME_COLUMNS), False)
+                rows[-1] = (opened, *values, False)
     else:
         rows = [row for row in rows if row[-1]]
     if not rows:
-        frame = pd.DataFrame(
+        return pd.DataFrame(
             {name: np.array([], dtype=np.float64) for name in FRAME_COLUMNS}
             | {"closed": np.array([], dtype=bool)},
             index=pd.DatetimeIndex([], tz="UTC", name="open_time"),
         )
-        return frame
-    times, *columns, closed = zip(*rows, strict=True)
+    array = np.array([row[:-1] for row in rows], dtype=np.float64)
     frame = pd.DataFrame(
-        {
-            name: np.fromiter(map(float, column), dtype=np.float64, count=len(rows))
-            for name, column in zip(FRAME_COLUMNS, columns, strict=True)
-        },
-        index=pd.DatetimeIndex(times, name="open_time"),
+        array[:, 1:],
+        columns=FRAME_COLUMNS,
+        index=pd.to_datetime(array[:, 0], unit="s", utc=True).rename("open_time"),
     )
-    frame["closed"] = np.fromiter(closed, dtype=bool, count=len(rows))
+    frame["closed"] = np.fromiter((row[-1] for row in rows), dtype=bool, count=len(rows))
     return frame
 
 

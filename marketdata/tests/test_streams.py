@@ -63,8 +63,12 @@ def test_tickers_books_and_forming_candles_reach_the_cache_and_stop_with_the_sub
         timeout=10,
         message="the subscription stamped with its last update",
     )
-    status = wait_for(lambda: live.status_read([VENUE]).get(VENUE), timeout=5, message="status")
-    assert status["streams"] == 3
+    status = wait_for(
+        lambda: (row := live.status_read([VENUE]).get(VENUE)) and row["streams"] == 3 and row,
+        timeout=5,
+        message="the status of three streams",
+    )
+    assert status["connected"] and status["last_message_age_ms"] is not None
 
     Subscription.objects.filter(kind="ticker").delete()
     wait_for(
@@ -100,14 +104,14 @@ def test_a_dropped_candle_stream_reconnects_and_backfills_what_it_missed(
     )
     before = closed_stored().count()
     assert before >= 2
-    wait_for(
-        lambda: (
-            sim.control("POST", "/step", {"n": 2}) is not None
-            and live.forming_read(VENUE, "BTC/USDT", "1m")
-        ),
-        timeout=20,
-        message="the candle stream delivering",
-    )
+    started = live.now_ms()
+
+    def delivering():
+        sim.control("POST", "/step", {"n": 2})
+        row = live.forming_read(VENUE, "BTC/USDT", "1m")  # an earlier test's is older
+        return row is not None and row["received"] > started
+
+    wait_for(delivering, timeout=20, message="the candle stream delivering")
     # Lose the newest candles, as if the stream had been away, and drop it.
     newest = closed_stored().order_by("-open_time")[:2]
     lost = sorted(c.open_time for c in newest)

@@ -52,6 +52,7 @@ def test_the_market_page_draws_stored_candles_and_follows_the_streams_live(
             page.locator("#market-last").get_attribute("data-state") == "live"
             and page.locator("#market-book tbody tr").count() == 10
             and chart.get_attribute("data-live") is not None
+            and page.locator('#market-ticker [data-q="bid"]').inner_text() != "-"
         )
 
     wait_for(live, timeout=30, message="the ticker, book and forming candle pushed live")
