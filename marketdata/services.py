@@ -14,6 +14,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -283,32 +284,40 @@ def _stored(venue: str, symbol: str, timeframe: str):
 
 
 def _page(client, result, report, cursor, last, limit, progress) -> None:
-    """Fetch and store candles from ``cursor`` to ``last`` (open times, ms) page by page."""
+    """Fetch and store candles from ``cursor`` to ``last`` (open times, ms) page by page.
+
+    The next page is fetched (on a thread of its own, the only one using the client)
+    while this one is stored: where the page ends is known as soon as it arrives, so the
+    request and the database write overlap instead of taking turns."""
     step = timeframe_ms(result.timeframe)
-    while cursor <= last:
-        want = min(limit, (last - cursor) // step + 1)
-        rows = client.fetch_ohlcv(result.symbol, result.timeframe, since=cursor, limit=want)
-        result.requests += 1
-        report.requests += 1
-        rows = [row for row in rows if cursor <= row[0] <= last]
-        if not rows:
+
+    def fetch(at: int) -> tuple[int, int, list]:
+        want = min(limit, (last - at) // step + 1)
+        return at, want, client.fetch_ohlcv(result.symbol, result.timeframe, since=at, limit=want)
+
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="backfill") as fetcher:
+        pending = fetcher.submit(fetch, cursor) if cursor <= last else None
+        while pending is not None:
+            at, want, rows = pending.result()
+            result.requests += 1
+            report.requests += 1
+            rows = [row for row in rows if at <= row[0] <= last]
             # Nothing from here to the page's end: the venue was down or the market did
             # not trade yet. Skip the page; the gap pass reports what stays missing.
-            cursor += want * step
-        else:
-            now_ms = to_ms(timezone.now())
-            result.stored += candles_store(
-                venue=result.venue,
-                symbol=result.symbol,
-                timeframe=result.timeframe,
-                rows=rows,
-                now_ms=now_ms,
-            )
-            report.stored = result.stored
-            cursor = int(rows[-1][0]) + step
-        report.covered_ms = min(report.total_ms, cursor - result.start)
-        if progress is not None:
-            progress(report)
+            cursor = int(rows[-1][0]) + step if rows else at + want * step
+            pending = fetcher.submit(fetch, cursor) if cursor <= last else None
+            if rows:
+                result.stored += candles_store(
+                    venue=result.venue,
+                    symbol=result.symbol,
+                    timeframe=result.timeframe,
+                    rows=rows,
+                    now_ms=to_ms(timezone.now()),
+                )
+                report.stored = result.stored
+            report.covered_ms = min(report.total_ms, cursor - result.start)
+            if progress is not None:
+                progress(report)
 
 
 def _gaps(venue: str, symbol: str, timeframe: str, first: int, last: int) -> list[tuple[int, int]]:
