@@ -5,13 +5,13 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from accounts.models import ExchangeAccount
 from common.api import IntLookupMixin, represent
 from common.db import one_row
 from common.exceptions import NotFound
+from common.pagination import CursorPagination
 from orders import selectors, services
 from orders.api.serializers import (
     AmendInput,
@@ -32,9 +32,6 @@ IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 class OrderCursor(CursorPagination):
     ordering = ("-created_at", "-id")
-    page_size = 100
-    max_page_size = 500
-    page_size_query_param = "limit"
 
 
 def _user_account(user, account_id: int) -> ExchangeAccount:

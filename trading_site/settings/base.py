@@ -283,7 +283,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Every list is paged, 100 rows by default and at most 500 (common/pagination.py).
+    "DEFAULT_PAGINATION_CLASS": "common.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     # A fixed window per identity, one Redis INCR per request (common/throttling.py).
     # Generous for a trading API (100 requests/s per user); the webhook is limited per
