@@ -102,3 +102,101 @@ def test_a_limit_that_is_not_a_count_is_a_400_naming_it(api, owner, account, pat
 
     assert response.status_code == 400, response.content[:300]
     assert "limit" in response.json()
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+DEEP = _nested(100_000)
+
+
+def _limit_body(symbols: str) -> str:
+    return '{"scope": "global", "allowed_symbols": ' + symbols + "}"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/api/orders/", DEEP),
+        ("post", "/api/orders/", '{"symbol": "BTC/USDT", "amount": ' + DEEP + "}"),
+        ("post", "/api/signals/", DEEP),
+        ("post", "/api/risk/limits/", _limit_body(DEEP)),
+        ("post", "/api/risk/kill-switch/", DEEP),
+        ("post", "/api/accounts/", DEEP),
+    ],
+)
+def test_json_nested_past_the_recursion_limit_is_a_400(api, account, method, path, body):
+    response = getattr(api, method)(path, data=body, content_type="application/json")
+
+    assert response.status_code == 400, response.content[:300]
+    assert "nested more than 32 levels" in response.json()["detail"]
+    assert not RiskLimit.objects.exists() and not Signal.objects.exists()
+
+
+def test_json_nested_deeper_than_32_levels_is_refused_by_the_parser(api, account):
+    body = _limit_body(_nested(40))
+
+    response = api.post("/api/risk/limits/", data=body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json() == {"detail": "JSON parse error - nested more than 32 levels deep."}
+
+
+@pytest.mark.parametrize(
+    ("symbols", "refused"),
+    [('["BTC/USDT\\u0000"]', "NUL (\\u0000)"), ('["\\ud800"]', "lone surrogate")],
+)
+def test_a_nul_or_lone_surrogate_in_a_json_string_is_a_400_and_writes_nothing(
+    api, owner, symbols, refused
+):
+    body = _limit_body(symbols)
+
+    response = api.post("/api/risk/limits/", data=body, content_type="application/json")
+
+    assert response.status_code == 400, response.content[:300]
+    assert response.json() == {
+        "detail": f"JSON strings may not contain a {refused} character (at allowed_symbols[0])."
+    }
+    assert not RiskLimit.objects.exists()
+    # Neither an escaped backslash before "u0000" nor a surrogate pair (an emoji, as
+    # json.dumps writes it) is either of these.
+    fine = api.post(
+        "/api/risk/limits/",
+        data=_limit_body('["\\\\u0000", "\\ud83d\\ude00"]'),
+        content_type="application/json",
+    )
+    assert fine.status_code == 201, fine.content[:300]
+    assert RiskLimit.objects.get().allowed_symbols == ["\\u0000", "\U0001f600"]
+
+
+# --- The webhook: no login, so anyone who knows (or guesses) a source id can send these.
+
+
+@pytest.fixture
+def webhook(make_sim_account):
+    from decimal import Decimal
+
+    from strategies import services
+
+    account = make_sim_account()
+    source = SignalSource.objects.create(
+        owner=account.owner, name="tv", kind="webhook", account=account,
+        sizing="fixed_quote", sizing_value=Decimal("600"),
+    )  # fmt: skip
+    source.plain_secret = services.source_set_secret(source=source)
+    return source
+
+
+def _post_alert(client, webhook, body: str):
+    return client.post(
+        f"/api/webhooks/tradingview/{webhook.pk}/", data=body, content_type="application/json"
+    )
+
+
+def test_a_deeply_nested_webhook_body_is_a_400_and_stores_no_signal(webhook):
+    response = _post_alert(APIClient(raise_request_exception=False), webhook, DEEP)
+
+    assert response.status_code == 400, response.content[:300]
+    assert "nested more than 32 levels" in response.json()["detail"]
+    assert not Signal.objects.exists()
