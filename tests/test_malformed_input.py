@@ -14,9 +14,10 @@ from rest_framework.test import APIClient
 
 from accounts.models import Alert, BalanceSnapshot
 from accounts.tests.factories import ExchangeAccountFactory, UserFactory
+from orders.tests.factories import FillFactory, OrderFactory
 from positions.models import Drift
-from positions.tests.factories import PositionFactory
-from risk.models import RiskDecision, RiskEvent, RiskLimit
+from positions.tests.factories import BalanceFactory, PositionFactory
+from risk.models import RiskDecision, RiskEvent, RiskLimit, RiskState
 from strategies.models import Signal, SignalSource, Strategy
 
 pytestmark = pytest.mark.django_db
@@ -199,4 +200,115 @@ def test_a_deeply_nested_webhook_body_is_a_400_and_stores_no_signal(webhook):
 
     assert response.status_code == 400, response.content[:300]
     assert "nested more than 32 levels" in response.json()["detail"]
+    assert not Signal.objects.exists()
+
+
+# --- Ids and counts in the query string: ASCII digits only.
+
+SUPERSCRIPT_TWO = "\u00b2"  # str.isdigit() says yes; int() says no
+
+
+def _in_arabic_indic(number: int) -> str:
+    """The same number in Arabic-Indic digits, which int() reads as the number itself."""
+    return "".join(chr(0x0660 + int(digit)) for digit in str(number))
+
+
+ACCOUNT_FILTERS = [
+    "/api/orders/",
+    "/api/orders/fills/",
+    "/api/positions/",
+    "/api/balances/",
+    "/api/balances/history/",
+    "/api/equity/",
+    "/api/performance/",
+    "/api/chart/",
+]
+
+
+@pytest.mark.parametrize("path", ACCOUNT_FILTERS)
+def test_an_account_id_in_superscript_digits_is_a_400_naming_it(api, account, path):
+    response = api.get(path, {"account": SUPERSCRIPT_TWO, "symbol": "BTC/USDT"})
+
+    assert response.status_code == 400, response.content[:300]
+    assert list(response.json()) == ["account"]
+
+
+@pytest.mark.parametrize(
+    ("path", "make_row"),
+    [
+        ("/api/orders/", lambda account: OrderFactory(account=account)),
+        ("/api/orders/fills/", lambda account: FillFactory(order__account=account)),
+        ("/api/positions/", lambda account: PositionFactory(account=account)),
+        ("/api/balances/", lambda account: BalanceFactory(account=account)),
+    ],
+)
+def test_an_account_id_in_arabic_indic_digits_is_a_400_not_that_accounts_rows(
+    api, account, path, make_row
+):
+    make_row(account)
+
+    response = api.get(path, {"account": _in_arabic_indic(account.pk)})
+
+    assert response.status_code == 400, response.content[:300]
+    assert list(response.json()) == ["account"]
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/orders/fills/", {"limit": SUPERSCRIPT_TWO}),
+        ("/api/chart/", {"symbol": "BTC/USDT", "limit": SUPERSCRIPT_TWO}),
+    ],
+)
+def test_a_count_in_superscript_digits_is_a_400_naming_it(api, account, path, params):
+    params = {"account": account.pk, **params}
+
+    response = api.get(path, params)
+
+    assert response.status_code == 400, response.content[:300]
+    assert list(response.json()) == ["limit"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/orders/", "/api/orders/fills/", "/api/positions/", "/api/chart/"]
+)
+def test_a_nul_in_a_symbol_filter_is_a_400_naming_it(api, account, path):
+    response = api.get(path, {"account": account.pk, "symbol": "BTC/\x00USDT"})
+
+    assert response.status_code == 400, response.content[:300]
+    assert response.json() == {"symbol": ["Null characters are not allowed."]}
+
+
+# --- Ids in JSON bodies: the same rule, so another script's digits switch nothing.
+
+
+def test_a_kill_switch_for_an_account_id_in_arabic_indic_digits_is_a_400_and_switches_nothing(
+    api, account
+):
+    response = api.post(
+        "/api/risk/kill-switch/",
+        {"account": _in_arabic_indic(account.pk), "on": True, "reason": "r"},
+        format="json",
+    )
+
+    assert response.status_code == 400, response.content[:300]
+    assert list(response.json()) == ["account"]
+    assert not RiskEvent.objects.exists()
+    assert not RiskState.objects.filter(account=account, kill_switch=True).exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/orders/cancel-all/", {}),
+        ("/api/positions/close-all/", {}),
+        ("/api/risk/breakers/reset/", {"reason": "r"}),
+        ("/api/signals/", {"symbol": "BTC/USDT", "action": "buy"}),
+    ],
+)
+def test_an_account_id_in_arabic_indic_digits_in_a_body_is_a_400(api, account, path, body):
+    response = api.post(path, {"account": _in_arabic_indic(account.pk), **body}, format="json")
+
+    assert response.status_code == 400, response.content[:300]
+    assert list(response.json()) == ["account"]
     assert not Signal.objects.exists()

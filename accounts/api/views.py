@@ -15,6 +15,7 @@ from accounts.api.serializers import (
     AlertOutput,
     ConnectionResultOutput,
 )
+from accounts.models import Alert, ExchangeAccount
 from common.api import IntLookupMixin
 
 
@@ -24,6 +25,8 @@ class AccountViewSet(
     """The requesting user's exchange accounts. Credentials are write-only."""
 
     serializer_class = AccountOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = ExchangeAccount.objects.none()
 
     def get_queryset(self):
         return selectors.account_list(user=self.request.user)
@@ -64,6 +67,8 @@ class AlertViewSet(
     """Alerts on the requesting user's accounts: what a person must look at."""
 
     serializer_class = AlertOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Alert.objects.none()
 
     def get_queryset(self):
         return selectors.alert_list(user=self.request.user)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from common.api import CachedFieldsSerializer, StrictInput
+from common.filters import IdField
 from orders.models import Fill, Order, OrderEvent
 
 MONEY = {"max_digits": 38, "decimal_places": 18}
@@ -106,7 +107,7 @@ class OrderDetailOutput(OrderOutput):
 
 
 class OrderCreateInput(StrictInput, serializers.Serializer):
-    account = serializers.IntegerField(min_value=1)
+    account = IdField()
     symbol = serializers.CharField(max_length=40)
     side = serializers.ChoiceField(choices=Order.Side.choices)
     type = serializers.ChoiceField(choices=Order.Type.choices)
@@ -127,7 +128,7 @@ class OrderCreateInput(StrictInput, serializers.Serializer):
 
 
 class CancelAllInput(StrictInput, serializers.Serializer):
-    account = serializers.IntegerField(min_value=1)
+    account = IdField()
     symbol = serializers.CharField(max_length=40, required=False)
 
 

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import BalanceSnapshot
 from common.api import CachedFieldsSerializer, StrictInput
+from common.filters import IdField, WholeNumberField
 from orders.api.serializers import FillOutput
 from positions.models import Balance, Drift, Position
 
@@ -95,7 +96,23 @@ class PortfolioOutput(serializers.Serializer):
 
 
 class CloseAllInput(StrictInput, serializers.Serializer):
-    account = serializers.IntegerField(min_value=1)
+    account = IdField()
+
+
+class AccountQuery(serializers.Serializer):
+    """Query parameters: one of the user's accounts, or all of them."""
+
+    account = IdField(required=False)
+
+
+TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
+
+
+class ChartQuery(serializers.Serializer):
+    account = IdField()
+    symbol = serializers.CharField(max_length=40, help_text="e.g. BTC/USDT")
+    timeframe = serializers.ChoiceField(choices=TIMEFRAMES, default="1m")
+    limit = WholeNumberField(min_value=1, max_value=1000, default=300)
 
 
 class CandleOutput(serializers.Serializer):

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import mixins, serializers, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -15,17 +14,20 @@ from orders.api.serializers import OrderOutput
 from orders.models import Fill
 from orders.services.common import user_actor
 from positions import selectors, services
+from positions.api.filters import BalanceFilter, PositionFilter
 from positions.api.serializers import (
+    AccountQuery,
     BalanceOutput,
     BalanceSnapshotOutput,
     ChartOutput,
+    ChartQuery,
     CloseAllInput,
     DriftOutput,
     EquityOutput,
     PortfolioOutput,
     PositionOutput,
 )
-from positions.models import Position
+from positions.models import Balance, Drift, Position
 
 
 def _user_account(user, account_id):
@@ -36,12 +38,10 @@ def _user_account(user, account_id):
 
 
 def _account_filter(params) -> int | None:
-    value = params.get("account")
-    if value in (None, ""):
-        return None
-    if not str(value).isdigit():
-        raise serializers.ValidationError({"account": "must be an account id."})
-    return int(value)
+    """The optional ``account`` query parameter of the views that are not FilterSet lists."""
+    query = AccountQuery(data=params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data.get("account")
 
 
 class PositionViewSet(
@@ -50,20 +50,12 @@ class PositionViewSet(
     """Positions on the requesting user's accounts."""
 
     serializer_class = PositionOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Position.objects.none()
+    filterset_class = PositionFilter
 
     def get_queryset(self):
-        params = self.request.query_params
-        status = params.get("status")
-        if status and status not in Position.Status.values:
-            raise serializers.ValidationError({"status": "open or closed."})
-        return selectors.position_list(
-            user=self.request.user,
-            filters={
-                "account": _account_filter(params),
-                "status": status,
-                "symbol": params.get("symbol"),
-            },
-        )
+        return selectors.position_list(user=self.request.user)
 
     @extend_schema(request=None, responses={202: OrderOutput})
     @action(detail=True, methods=["post"])
@@ -74,8 +66,15 @@ class PositionViewSet(
         )
         return Response(OrderOutput(order).data, status=202)
 
+    # Answers every order it placed, unpaged, as the schema says (no list parameters).
     @extend_schema(request=CloseAllInput, responses={202: OrderOutput(many=True)})
-    @action(detail=False, methods=["post"], url_path="close-all")
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="close-all",
+        pagination_class=None,
+        filter_backends=[],
+    )
     def close_all(self, request):
         data = CloseAllInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -86,7 +85,7 @@ class PositionViewSet(
         return Response(OrderOutput(orders, many=True).data, status=202)
 
     @extend_schema(request=CloseAllInput, responses={200: PositionOutput(many=True)})
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=None, filter_backends=[])
     def sync(self, request):
         """Sync now: the account's positions and balances from the exchange."""
         data = CloseAllInput(data=request.data)
@@ -101,16 +100,16 @@ class PositionViewSet(
 
 class BalanceViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = BalanceOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Balance.objects.none()
     pagination_class = None
+    filterset_class = BalanceFilter
 
     def get_queryset(self):
-        balances = selectors.balance_list(user=self.request.user)
-        if account := _account_filter(self.request.query_params):
-            balances = balances.filter(account_id=account)
-        return balances
+        return selectors.balance_list(user=self.request.user)
 
-    @extend_schema(responses={200: BalanceSnapshotOutput(many=True)})
-    @action(detail=False, methods=["get"])
+    @extend_schema(parameters=[AccountQuery], responses={200: BalanceSnapshotOutput(many=True)})
+    @action(detail=False, methods=["get"], filter_backends=[])
     def history(self, request):
         snapshots = selectors.balance_history(
             user=request.user, account_id=_account_filter(request.query_params)
@@ -123,6 +122,8 @@ class BalanceViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericView
 
 class DriftViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = DriftOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Drift.objects.none()
 
     def get_queryset(self):
         return selectors.drift_list(user=self.request.user)
@@ -136,7 +137,7 @@ class PortfolioView(APIView):
 
 
 class PerformanceView(APIView):
-    @extend_schema(responses={200: None})
+    @extend_schema(parameters=[AccountQuery], responses={200: None})
     def get(self, request):
         account_id = _account_filter(request.query_params)
         if account_id is not None:
@@ -144,38 +145,19 @@ class PerformanceView(APIView):
         return Response(selectors.performance(user=request.user, account_id=account_id))
 
 
-TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
-
-
 class ChartView(APIView):
     """Candles of a symbol on one of the user's accounts, with that account's fills."""
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("account", OpenApiTypes.INT, required=True),
-            OpenApiParameter("symbol", OpenApiTypes.STR, required=True),
-            OpenApiParameter("timeframe", OpenApiTypes.STR, enum=TIMEFRAMES),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 1000, default 300"),
-        ],
-        responses={200: ChartOutput},
-    )
+    @extend_schema(parameters=[ChartQuery], responses={200: ChartOutput})
     def get(self, request):
-        params = request.query_params
-        account_id = _account_filter(params)
-        if account_id is None:
-            raise serializers.ValidationError({"account": "required."})
-        account = _user_account(request.user, account_id)
-        symbol = (params.get("symbol") or "").strip()
-        if not symbol:
-            raise serializers.ValidationError({"symbol": "required, e.g. BTC/USDT."})
-        timeframe = params.get("timeframe") or "1m"
-        if timeframe not in TIMEFRAMES:
-            raise serializers.ValidationError({"timeframe": f"one of {', '.join(TIMEFRAMES)}."})
-        limit = params.get("limit") or "300"
-        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-            raise serializers.ValidationError({"limit": "1 to 1000."})
+        query = ChartQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        account = _user_account(request.user, query.validated_data["account"])
+        symbol = query.validated_data["symbol"]
+        timeframe = query.validated_data["timeframe"]
+        limit = query.validated_data["limit"]
         candles = selectors.candles(
-            account=account, symbol=symbol, timeframe=timeframe, limit=int(limit)
+            account=account, symbol=symbol, timeframe=timeframe, limit=limit
         )
         fills = Fill.objects.filter(account=account, symbol=symbol).order_by("-exchange_ts")[:500]
         return Response(
@@ -194,10 +176,7 @@ class ChartView(APIView):
 class EquityView(APIView):
     """Equity at every balance snapshot, in the portfolio's reference asset."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("account", OpenApiTypes.INT)],
-        responses={200: EquityOutput},
-    )
+    @extend_schema(parameters=[AccountQuery], responses={200: EquityOutput})
     def get(self, request):
         account_id = _account_filter(request.query_params)
         if account_id is not None:

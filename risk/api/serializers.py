@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import ExchangeAccount
 from common.api import StrictInput
+from common.filters import IdField
 from risk.models import RiskDecision, RiskEvent, RiskLimit, RiskState
 
 
@@ -105,9 +106,7 @@ class RiskEventOutput(serializers.ModelSerializer):
 
 
 class KillSwitchInput(StrictInput, serializers.Serializer):
-    account = serializers.IntegerField(
-        min_value=1, required=False, help_text="Omit for the global switch (staff only)."
-    )
+    account = IdField(required=False, help_text="Omit for the global switch (staff only).")
     on = serializers.BooleanField()
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
     panic = serializers.BooleanField(
@@ -116,5 +115,5 @@ class KillSwitchInput(StrictInput, serializers.Serializer):
 
 
 class BreakerResetInput(StrictInput, serializers.Serializer):
-    account = serializers.IntegerField(min_value=1)
+    account = IdField()
     reason = serializers.CharField(max_length=500)

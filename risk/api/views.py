@@ -30,6 +30,8 @@ def _account(user, account_id):
 
 class RiskLimitViewSet(IntLookupMixin, viewsets.ModelViewSet):
     serializer_class = RiskLimitSerializer
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = RiskLimit.objects.none()
 
     def get_queryset(self):
         return RiskLimit.objects.filter(owner=self.request.user)
@@ -42,6 +44,8 @@ class RiskDecisionViewSet(
     IntLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = RiskDecisionOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = RiskDecision.objects.none()
 
     def get_queryset(self):
         return RiskDecision.objects.filter(account__owner=self.request.user)
@@ -49,6 +53,8 @@ class RiskDecisionViewSet(
 
 class RiskEventViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = RiskEventOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = RiskEvent.objects.none()
 
     def get_queryset(self):
         return RiskEvent.objects.filter(account__owner=self.request.user)

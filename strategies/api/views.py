@@ -29,6 +29,8 @@ class SignalViewSet(
     """Signals of the requesting user; POST sends one (Idempotency-Key: one signal)."""
 
     serializer_class = SignalOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Signal.objects.none()
 
     def get_queryset(self):
         return Signal.objects.filter(source__owner=self.request.user).prefetch_related(
@@ -104,6 +106,8 @@ class StrategyViewSet(
     """The requesting user's strategies."""
 
     serializer_class = StrategyOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Strategy.objects.none()
 
     def get_queryset(self):
         return Strategy.objects.filter(owner=self.request.user)

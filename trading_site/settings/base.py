@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
@@ -290,6 +291,9 @@ REST_FRAMEWORK = {
     ],
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    # Query parameters of the lists are parsed by FilterSets (<app>/api/filters.py): a
+    # parameter that is not what it says is a 400 naming it.
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     # Every list is paged, 100 rows by default and at most 500 (common/pagination.py).
     "DEFAULT_PAGINATION_CLASS": "common.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
