@@ -172,6 +172,20 @@ def client_ip(request) -> str:
     return request.META.get("REMOTE_ADDR", "")
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def idempotency_key(request) -> str | None:
+    """The request's Idempotency-Key, or None. A key holding a control character (NUL
+    among them, which PostgreSQL cannot store: a 500) is a 400 naming the header."""
+    key = request.headers.get(IDEMPOTENCY_HEADER) or None
+    if key is not None and not key.isprintable():
+        raise exceptions.ValidationError(
+            {IDEMPOTENCY_HEADER: ["Printable characters only, no control characters."]}
+        )
+    return key
+
+
 def json_ready(value):
     """Plain JSON values for audit rows and API answers: Decimals as exact strings, times
     in ISO 8601, durations in seconds, sets sorted into lists."""

@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Alert, BalanceSnapshot
 from accounts.tests.factories import ExchangeAccountFactory, UserFactory
+from orders.models import Order
 from orders.tests.factories import FillFactory, OrderFactory
 from positions.models import Drift
 from positions.tests.factories import BalanceFactory, PositionFactory
@@ -312,3 +313,20 @@ def test_an_account_id_in_arabic_indic_digits_in_a_body_is_a_400(api, account, p
     assert response.status_code == 400, response.content[:300]
     assert list(response.json()) == ["account"]
     assert not Signal.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/api/orders/", {"symbol": "BTC/USDT", "side": "buy", "type": "market", "amount": "1"}),
+        ("/api/signals/", {"symbol": "BTC/USDT", "action": "buy"}),
+    ],
+)
+def test_a_nul_in_the_idempotency_key_is_a_400_and_writes_nothing(api, account, path, body):
+    response = api.post(
+        path, {"account": account.pk, **body}, format="json", HTTP_IDEMPOTENCY_KEY="k\x00"
+    )
+
+    assert response.status_code == 400, response.content[:300]
+    assert list(response.json()) == ["Idempotency-Key"]
+    assert not Order.objects.exists() and not Signal.objects.exists()

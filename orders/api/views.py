@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.models import ExchangeAccount
-from common.api import IntLookupMixin, represent
+from common.api import IDEMPOTENCY_HEADER, IntLookupMixin, idempotency_key, represent
 from common.db import one_row
 from common.exceptions import NotFound
 from common.pagination import CursorPagination
@@ -26,8 +26,6 @@ from orders.api.serializers import (
 from orders.models import Fill, Order
 from orders.services.brackets import CLOSE_KEY_PREFIX
 from orders.services.common import user_actor
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 class NewestFirst(CursorPagination):
@@ -91,7 +89,7 @@ class OrderViewSet(
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         account = _user_account(request.user, values.pop("account"))
-        key = request.headers.get(IDEMPOTENCY_HEADER) or None
+        key = idempotency_key(request)
         if key is not None and not (1 <= len(key) <= 100):
             raise serializers.ValidationError({IDEMPOTENCY_HEADER: "1 to 100 characters."})
         if key is not None and key.startswith(CLOSE_KEY_PREFIX):

@@ -8,7 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import IntLookupMixin, client_ip
+from common.api import IntLookupMixin, client_ip, idempotency_key
 from common.db import one_row
 from common.exceptions import PermissionDenied
 from common.throttling import WebhookSourceThrottle
@@ -41,7 +41,7 @@ class SignalViewSet(
     def create(self, request):
         data = SignalInput(data=request.data)
         data.is_valid(raise_exception=True)
-        external_id = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
+        external_id = idempotency_key(request) or uuid.uuid4().hex
         signal, created = services.signal_ingest(
             source=services.api_source(user=request.user),
             external_id=external_id[:100],
