@@ -31,7 +31,7 @@ class AccountViewSet(
     def get_queryset(self):
         return selectors.account_list(user=self.request.user)
 
-    @extend_schema(request=AccountCreateInput, responses={201: AccountOutput})
+    @extend_schema(request=AccountCreateInput, responses={201: AccountOutput, 409: None})
     def create(self, request):
         data = AccountCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -39,7 +39,7 @@ class AccountViewSet(
         account = self.get_queryset().get(pk=account.pk)
         return Response(AccountOutput(account).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=AccountUpdateInput, responses={200: AccountOutput})
+    @extend_schema(request=AccountUpdateInput, responses={200: AccountOutput, 409: None})
     def partial_update(self, request, pk=None):
         account = self.get_object()
         data = AccountUpdateInput(data=request.data, partial=True)

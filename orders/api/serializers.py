@@ -56,6 +56,12 @@ class OrderEventOutput(CachedFieldsSerializer):
 class OrderOutput(CachedFieldsSerializer):
     """One order as the API and the dashboard's websocket both show it."""
 
+    # "" where none applies (market and stop-market orders), as group_kind and role: the
+    # schema said only GTC, IOC or FOK.
+    time_in_force = serializers.ChoiceField(
+        choices=Order.TimeInForce.choices, allow_blank=True, read_only=True
+    )
+
     class Meta:
         model = Order
         fields = [

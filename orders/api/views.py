@@ -73,7 +73,7 @@ class OrderViewSet(
 
     @extend_schema(
         request=OrderCreateInput,
-        responses={201: OrderOutput, 200: OrderOutput},
+        responses={201: OrderOutput, 200: OrderOutput, 422: None, 503: None},
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
@@ -110,14 +110,15 @@ class OrderViewSet(
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(request=None, responses={200: OrderOutput})
+    @extend_schema(request=None, responses={200: OrderOutput, 409: None})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         order = services.order_cancel(order=self.get_object(), actor=user_actor(request.user))
         return Response(OrderOutput(order).data)
 
     @extend_schema(
-        request=AmendInput, responses={202: OrderOutput, 400: None, 403: None, 409: None}
+        request=AmendInput,
+        responses={202: OrderOutput, 400: None, 403: None, 409: None, 503: None},
     )
     @action(detail=True, methods=["post"])
     def amend(self, request, pk=None):

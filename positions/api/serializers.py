@@ -142,3 +142,40 @@ class EquityPointOutput(serializers.Serializer):
 class EquityOutput(serializers.Serializer):
     reference = serializers.CharField()
     points = EquityPointOutput(many=True)
+
+
+def _decimal_text(**kwargs):
+    # Exact decimal text, as long as it needs to be (common.api.json_ready).
+    return serializers.CharField(allow_null=True, help_text="A decimal number.", **kwargs)
+
+
+class DrawdownOutput(serializers.Serializer):
+    fraction = _decimal_text()
+    peak_at = serializers.DateTimeField()
+    peak_equity = _decimal_text()
+    trough_at = serializers.DateTimeField()
+    trough_equity = _decimal_text()
+    recovered_at = serializers.DateTimeField(allow_null=True)
+
+
+class PerformanceOutput(serializers.Serializer):
+    """Performance statistics (positions.performance.PerformanceSummary): null where a
+    statistic needs more than there is (no trades, no losses, a flat curve)."""
+
+    trade_count = serializers.IntegerField()
+    win_count = serializers.IntegerField()
+    loss_count = serializers.IntegerField()
+    net_pnl = _decimal_text()
+    gross_profit = _decimal_text()
+    gross_loss = _decimal_text()
+    win_rate = _decimal_text()
+    average_win = _decimal_text()
+    average_loss = _decimal_text()
+    profit_factor = _decimal_text()
+    expectancy = _decimal_text()
+    total_return = _decimal_text()
+    annualized_return = _decimal_text()
+    max_drawdown = DrawdownOutput(allow_null=True)
+    sharpe = _decimal_text()
+    sortino = _decimal_text()
+    calmar = _decimal_text()

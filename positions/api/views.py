@@ -24,6 +24,7 @@ from positions.api.serializers import (
     CloseAllInput,
     DriftOutput,
     EquityOutput,
+    PerformanceOutput,
     PortfolioOutput,
     PositionOutput,
 )
@@ -57,7 +58,7 @@ class PositionViewSet(
     def get_queryset(self):
         return selectors.position_list(user=self.request.user)
 
-    @extend_schema(request=None, responses={202: OrderOutput})
+    @extend_schema(request=None, responses={202: OrderOutput, 409: None, 503: None})
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         """Close with a reduce-only market order; answers with that order."""
@@ -67,7 +68,7 @@ class PositionViewSet(
         return Response(OrderOutput(order).data, status=202)
 
     # Answers every order it placed, unpaged, as the schema says (no list parameters).
-    @extend_schema(request=CloseAllInput, responses={202: OrderOutput(many=True)})
+    @extend_schema(request=CloseAllInput, responses={202: OrderOutput(many=True), 503: None})
     @action(
         detail=False,
         methods=["post"],
@@ -137,7 +138,7 @@ class PortfolioView(APIView):
 
 
 class PerformanceView(APIView):
-    @extend_schema(parameters=[AccountQuery], responses={200: None})
+    @extend_schema(parameters=[AccountQuery], responses={200: PerformanceOutput})
     def get(self, request):
         account_id = _account_filter(request.query_params)
         if account_id is not None:
@@ -148,7 +149,7 @@ class PerformanceView(APIView):
 class ChartView(APIView):
     """Candles of a symbol on one of the user's accounts, with that account's fills."""
 
-    @extend_schema(parameters=[ChartQuery], responses={200: ChartOutput})
+    @extend_schema(parameters=[ChartQuery], responses={200: ChartOutput, 503: None})
     def get(self, request):
         query = ChartQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -98,6 +98,11 @@ class RiskStateOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class RiskStatesOutput(serializers.Serializer):
+    global_kill_switch = serializers.BooleanField()
+    accounts = RiskStateOutput(many=True)
+
+
 class RiskEventOutput(serializers.ModelSerializer):
     class Meta:
         model = RiskEvent
@@ -117,3 +122,13 @@ class KillSwitchInput(StrictInput, serializers.Serializer):
 class BreakerResetInput(StrictInput, serializers.Serializer):
     account = IdField()
     reason = serializers.CharField(max_length=500)
+
+
+class KillSwitchOutput(serializers.Serializer):
+    account = serializers.IntegerField(allow_null=True, help_text="null: the global switch.")
+    on = serializers.BooleanField()
+
+
+class BreakerResetOutput(serializers.Serializer):
+    account = serializers.IntegerField()
+    breaker = serializers.CharField(allow_blank=True, help_text='"": the breaker is closed.')

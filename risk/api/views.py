@@ -12,11 +12,14 @@ from orders.services.common import user_actor
 from risk import services
 from risk.api.serializers import (
     BreakerResetInput,
+    BreakerResetOutput,
     KillSwitchInput,
+    KillSwitchOutput,
     RiskDecisionOutput,
     RiskEventOutput,
     RiskLimitSerializer,
     RiskStateOutput,
+    RiskStatesOutput,
 )
 from risk.models import GlobalRiskState, RiskDecision, RiskEvent, RiskLimit, RiskState
 
@@ -61,7 +64,7 @@ class RiskEventViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericVi
 
 
 class RiskStateView(APIView):
-    @extend_schema(responses={200: RiskStateOutput(many=True)})
+    @extend_schema(responses={200: RiskStatesOutput})
     def get(self, request):
         states = RiskState.objects.filter(account__owner=request.user)
         global_state = GlobalRiskState.objects.filter(pk=1).first()
@@ -74,7 +77,7 @@ class RiskStateView(APIView):
 
 
 class KillSwitchView(APIView):
-    @extend_schema(request=KillSwitchInput, responses={200: None})
+    @extend_schema(request=KillSwitchInput, responses={200: KillSwitchOutput})
     def post(self, request):
         data = KillSwitchInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -97,7 +100,7 @@ class KillSwitchView(APIView):
 
 
 class BreakerResetView(APIView):
-    @extend_schema(request=BreakerResetInput, responses={200: None})
+    @extend_schema(request=BreakerResetInput, responses={200: BreakerResetOutput})
     def post(self, request):
         data = BreakerResetInput(data=request.data)
         data.is_valid(raise_exception=True)

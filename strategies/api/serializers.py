@@ -115,3 +115,9 @@ class StrategyOutput(serializers.ModelSerializer):
         model = Strategy
         fields = ["id", "name", "account", "parameters", "enabled", "created_at"]
         read_only_fields = fields
+
+
+class WebhookOutput(serializers.Serializer):
+    signal = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Signal.Status.choices)
+    duplicate = serializers.BooleanField(help_text="The same alert was received before.")

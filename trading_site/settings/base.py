@@ -281,7 +281,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, with the error answers each operation can give (common/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "common.schema.AutoSchema",
     # DRF's JSON parser, refusing with a 400 what it let through to a 500: nesting past
     # the recursion limit, NUL and lone surrogates in strings (common/parsers.py).
     "DEFAULT_PARSER_CLASSES": [
