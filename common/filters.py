@@ -10,6 +10,8 @@ CharField both do).
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters
 from django import forms
 from django.utils.dateparse import parse_datetime
@@ -66,7 +68,11 @@ class AwareDateTimeFormField(forms.Field):
             return None
         try:
             moment = parse_datetime(value)
-        except ValueError:  # well formed, out of range (a month 13, an offset of 99 h)
+            # In UTC: PostgreSQL refuses offsets past 15:59 (Python takes up to 23:59), and
+            # a moment that is no longer a date in UTC (year 0, year 10000) is out of range.
+            if moment is not None and moment.tzinfo is not None:
+                moment = moment.astimezone(UTC)
+        except (ValueError, OverflowError):  # out of range: a month 13, an offset of 99 h
             moment = None
         if moment is None or moment.tzinfo is None:
             raise forms.ValidationError(AWARE_MESSAGE, code="invalid")

@@ -8,6 +8,8 @@ needed.
 
 from __future__ import annotations
 
+from datetime import UTC, timedelta
+
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -330,3 +332,37 @@ def test_a_nul_in_the_idempotency_key_is_a_400_and_writes_nothing(api, account, 
     assert response.status_code == 400, response.content[:300]
     assert list(response.json()) == ["Idempotency-Key"]
     assert not Order.objects.exists() and not Signal.objects.exists()
+
+
+def test_a_utc_offset_past_postgresqls_range_is_read_as_the_moment_it_names(api, account):
+    # Python takes offsets to 23:59, PostgreSQL to 15:59 (a 500 before).
+    order = OrderFactory(account=account)
+    created = order.created_at.astimezone(UTC)
+    just_after = (created + timedelta(seconds=1)).replace(tzinfo=None).isoformat()
+    # The same moment, written 16:45 ahead of UTC.
+    shifted = (created + timedelta(hours=16, minutes=45, seconds=1)).replace(tzinfo=None)
+
+    found = api.get("/api/orders/", {"until": f"{shifted.isoformat()}+16:45"})
+    none = api.get("/api/orders/", {"since": f"{shifted.isoformat()}+16:45"})
+
+    assert found.status_code == 200, found.content[:300]
+    assert [o["id"] for o in found.json()["results"]] == [order.pk]
+    assert none.json()["results"] == []
+    assert api.get("/api/orders/", {"until": f"{just_after}Z"}).json()["results"] != []
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "0001-01-01T00:00:00+01:00",  # year 0 in UTC
+        "9999-12-31T23:00:00-14:00",  # year 10000 in UTC
+    ],
+)
+@pytest.mark.parametrize("name", ["since", "until"])
+def test_a_time_that_is_no_utc_time_is_a_400_naming_it(api, account, name, moment):
+    OrderFactory(account=account)
+
+    response = api.get("/api/orders/", {name: moment})
+
+    assert response.status_code == 400, response.content[:300]
+    assert list(response.json()) == [name]
