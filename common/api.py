@@ -154,6 +154,18 @@ def represent(serializer_class, instance) -> dict:
     return serializer.to_representation(instance)
 
 
+def not_found(request, exception=None):
+    """The site's 404 view (``handler404``): under /api/ a JSON answer like every other API
+    error - a path no route matches, such as ``/api/orders/abc/`` for an id that is no
+    number, was Django's HTML page, which an API client cannot read."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
+
+
 def client_ip(request) -> str:
     """The address the request came from, as far as we can trust it.
 

@@ -259,3 +259,34 @@ def test_every_operation_documents_its_error_answers(openapi):
                     missing.append(f"{method.upper()} {path}: {code} has no body")
 
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/orders/abc/", "/api/orders/-1/cancel/", "/api/no-such-thing/"]
+)
+def test_an_api_path_no_route_matches_is_a_json_404(api, client, path):
+    response = api.get(path)
+    page = client.get("/no-such-page/")
+
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+    # Outside the API, the site's own page.
+    assert page.status_code == 404
+    assert page.headers["Content-Type"].startswith("text/html")
+
+
+def test_request_bodies_are_json_or_a_form_never_multipart(openapi, api, owner):
+    account = ExchangeAccountFactory(owner=owner)
+    media_types = {
+        media_type
+        for operations in openapi.raw_schema["paths"].values()
+        for operation in operations.values()
+        for media_type in operation.get("requestBody", {}).get("content", {})
+    }
+
+    multipart = api.post("/api/orders/cancel-all/", {"account": account.pk}, format="multipart")
+
+    assert media_types == {"application/json", "application/x-www-form-urlencoded"}
+    assert multipart.status_code == 415
+    assert "detail" in multipart.json()

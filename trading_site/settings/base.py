@@ -284,11 +284,12 @@ REST_FRAMEWORK = {
     # drf-spectacular's, with the error answers each operation can give (common/schema.py).
     "DEFAULT_SCHEMA_CLASS": "common.schema.AutoSchema",
     # DRF's JSON parser, refusing with a 400 what it let through to a 500: nesting past
-    # the recursion limit, NUL and lone surrogates in strings (common/parsers.py).
+    # the recursion limit, NUL and lone surrogates in strings (common/parsers.py). No
+    # multipart: the API takes no files, and daphne (Twisted) parses a multipart body
+    # before Django does, answering a malformed one with a bare 400 of its own.
     "DEFAULT_PARSER_CLASSES": [
         "common.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
