@@ -26,7 +26,9 @@ errors ``{"detail"}``; a 400 from validation names the fields instead.
 from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
-from drf_spectacular.plumbing import ResolvedComponent, force_instance
+from drf_spectacular.plumbing import ResolvedComponent, force_instance, get_doc
+
+from common.api import IntLookupMixin, StrictInput
 
 ERROR = {
     "type": "object",
@@ -63,7 +65,22 @@ NAMED_OBJECTS = {"account", "group"}
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+# Docstrings of our mixins, for their readers: no description of an operation or a body
+# (drf-spectacular takes a class's docstring from its bases when it has none).
+MIXIN_DOCS = {get_doc(IntLookupMixin), get_doc(StrictInput)}
+
+
 class AutoSchema(SpectacularAutoSchema):
+    def get_description(self):
+        description = super().get_description()
+        return "" if description in MIXIN_DOCS else description
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if schema.get("description") in MIXIN_DOCS:
+            del schema["description"]
+        return schema
+
     def get_operation(self, path, path_regex, path_prefix, method, registry):
         operation = super().get_operation(path, path_regex, path_prefix, method, registry)
         if operation is None:
