@@ -154,6 +154,18 @@ def represent(serializer_class, instance) -> dict:
     return serializer.to_representation(instance)
 
 
+def not_found(request, exception=None):
+    """The site's 404 view (``handler404``): under /api/ a JSON answer like every other API
+    error - a path no route matches, such as ``/api/orders/abc/`` for an id that is no
+    number, was Django's HTML page, which an API client cannot read."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found
+
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return page_not_found(request, exception)
+
+
 def client_ip(request) -> str:
     """The address the request came from, as far as we can trust it.
 
@@ -170,6 +182,20 @@ def client_ip(request) -> str:
         if len(chain) >= hops:
             return chain[-hops]
     return request.META.get("REMOTE_ADDR", "")
+
+
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+
+def idempotency_key(request) -> str | None:
+    """The request's Idempotency-Key, or None. A key holding a control character (NUL
+    among them, which PostgreSQL cannot store: a 500) is a 400 naming the header."""
+    key = request.headers.get(IDEMPOTENCY_HEADER) or None
+    if key is not None and not key.isprintable():
+        raise exceptions.ValidationError(
+            {IDEMPOTENCY_HEADER: ["Printable characters only, no control characters."]}
+        )
+    return key
 
 
 def json_ready(value):

@@ -9,3 +9,6 @@ urlpatterns = [
     path("api/", include("trading_site.api")),
     path("", include("dashboard.urls")),
 ]
+
+# Under /api/, a path no route matches answers JSON like the API's other errors.
+handler404 = "common.api.not_found"

@@ -14,6 +14,7 @@ from accounts.api.serializers import (
     AlertOutput,
     ConnectionTestOutput,
 )
+from accounts.models import Alert, ExchangeAccount
 from common.api import IntLookupMixin
 from common.exceptions import NotFound
 
@@ -24,11 +25,13 @@ class AccountViewSet(
     """The requesting user's exchange accounts. Credentials are write-only."""
 
     serializer_class = AccountOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = ExchangeAccount.objects.none()
 
     def get_queryset(self):
         return selectors.account_list(user=self.request.user)
 
-    @extend_schema(request=AccountCreateInput, responses={201: AccountOutput})
+    @extend_schema(request=AccountCreateInput, responses={201: AccountOutput, 409: None})
     def create(self, request):
         data = AccountCreateInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -36,7 +39,7 @@ class AccountViewSet(
         account = self.get_queryset().get(pk=account.pk)
         return Response(AccountOutput(account).data, status=status.HTTP_201_CREATED)
 
-    @extend_schema(request=AccountUpdateInput, responses={200: AccountOutput})
+    @extend_schema(request=AccountUpdateInput, responses={200: AccountOutput, 409: None})
     def partial_update(self, request, pk=None):
         account = self.get_object()
         data = AccountUpdateInput(data=request.data, partial=True)
@@ -86,6 +89,8 @@ class AlertViewSet(
     """Alerts on the requesting user's accounts: what a person must look at."""
 
     serializer_class = AlertOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Alert.objects.none()
 
     def get_queryset(self):
         return selectors.alert_list(user=self.request.user)

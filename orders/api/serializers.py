@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from common.api import CachedFieldsSerializer, StrictInput
+from common.filters import IdField
 from orders.models import Fill, Order, OrderEvent
 
 MONEY = {"max_digits": 38, "decimal_places": 18}
@@ -55,6 +56,12 @@ class OrderEventOutput(CachedFieldsSerializer):
 class OrderOutput(CachedFieldsSerializer):
     """One order as the API and the dashboard's websocket both show it."""
 
+    # "" where none applies (market and stop-market orders), as group_kind and role: the
+    # schema said only GTC, IOC or FOK.
+    time_in_force = serializers.ChoiceField(
+        choices=Order.TimeInForce.choices, allow_blank=True, read_only=True
+    )
+
     class Meta:
         model = Order
         fields = [
@@ -106,7 +113,7 @@ class OrderDetailOutput(OrderOutput):
 
 
 class OrderCreateInput(StrictInput, serializers.Serializer):
-    account = serializers.IntegerField(min_value=1)
+    account = IdField()
     symbol = serializers.CharField(max_length=40)
     side = serializers.ChoiceField(choices=Order.Side.choices)
     type = serializers.ChoiceField(choices=Order.Type.choices)
@@ -127,7 +134,7 @@ class OrderCreateInput(StrictInput, serializers.Serializer):
 
 
 class CancelAllInput(StrictInput, serializers.Serializer):
-    account = serializers.IntegerField(min_value=1)
+    account = IdField()
     symbol = serializers.CharField(max_length=40, required=False)
 
 

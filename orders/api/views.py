@@ -1,18 +1,19 @@
 from __future__ import annotations
 
-from django.utils.dateparse import parse_datetime
+from django_filters.utils import translate_validation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from accounts.models import ExchangeAccount
-from common.api import IntLookupMixin, represent
+from common.api import IDEMPOTENCY_HEADER, IntLookupMixin, idempotency_key, represent
 from common.db import one_row
 from common.exceptions import NotFound
+from common.pagination import CursorPagination
 from orders import selectors, services
+from orders.api.filters import FillFilter, OrderFilter
 from orders.api.serializers import (
     AmendInput,
     CancelAllInput,
@@ -25,16 +26,10 @@ from orders.api.serializers import (
 from orders.models import Fill, Order
 from orders.services.brackets import CLOSE_KEY_PREFIX
 from orders.services.common import user_actor
-from orders.states import Status
-
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
-class OrderCursor(CursorPagination):
+class NewestFirst(CursorPagination):
     ordering = ("-created_at", "-id")
-    page_size = 100
-    max_page_size = 500
-    page_size_query_param = "limit"
 
 
 def _user_account(user, account_id: int) -> ExchangeAccount:
@@ -47,53 +42,30 @@ def _user_account(user, account_id: int) -> ExchangeAccount:
 
 
 def _parse_filters(params) -> dict:
-    filters: dict = {}
-    for name in ("account", "symbol", "status", "since", "until"):
-        if value := params.get(name):
-            filters[name] = value
-    if "account" in filters and not filters["account"].isdigit():
-        raise serializers.ValidationError({"account": "must be an account id."})
+    """The orders filters of a query string as ``selectors.order_list`` takes them (the
+    dashboard's orders page reads the API's parameters, with the API's answers)."""
+    filterset = OrderFilter(params, queryset=Order.objects.none())
+    if not filterset.is_valid():
+        raise translate_validation(filterset.errors)
+    filters = {k: v for k, v in filterset.form.cleaned_data.items() if v not in (None, "", [])}
     if "status" in filters:
-        unknown = set(filters["status"].split(",")) - {s.value for s in Status}
-        if unknown:
-            raise serializers.ValidationError({"status": f"unknown: {', '.join(sorted(unknown))}"})
-    for name in ("since", "until"):
-        if name in filters:
-            try:
-                moment = parse_datetime(filters[name])
-            except ValueError:
-                moment = None
-            if moment is None or moment.tzinfo is None:
-                raise serializers.ValidationError(
-                    {name: "an ISO 8601 time with a UTC offset, e.g. 2026-01-31T00:00:00Z."}
-                )
-            filters[name] = moment
+        filters["status"] = ",".join(filters["status"])
     return filters
 
 
-@extend_schema(
-    parameters=[
-        OpenApiParameter("account", OpenApiTypes.INT),
-        OpenApiParameter("symbol", OpenApiTypes.STR),
-        OpenApiParameter("status", OpenApiTypes.STR, description="comma-separated"),
-        OpenApiParameter("since", OpenApiTypes.DATETIME),
-        OpenApiParameter("until", OpenApiTypes.DATETIME),
-    ]
-)
 class OrderViewSet(
     IntLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     """Orders on the requesting user's accounts."""
 
-    pagination_class = OrderCursor
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Order.objects.none()
+    pagination_class = NewestFirst
+    filterset_class = OrderFilter
 
     def get_queryset(self):
         if self.action == "retrieve":
             return selectors.order_detail_queryset(user=self.request.user)
-        if self.action == "list":
-            return selectors.order_list(
-                user=self.request.user, filters=_parse_filters(self.request.query_params)
-            )
         return selectors.order_list(user=self.request.user)
 
     def get_serializer_class(self):
@@ -101,7 +73,7 @@ class OrderViewSet(
 
     @extend_schema(
         request=OrderCreateInput,
-        responses={201: OrderOutput, 200: OrderOutput},
+        responses={201: OrderOutput, 200: OrderOutput, 422: None, 503: None},
         parameters=[
             OpenApiParameter(
                 IDEMPOTENCY_HEADER,
@@ -117,7 +89,7 @@ class OrderViewSet(
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         account = _user_account(request.user, values.pop("account"))
-        key = request.headers.get(IDEMPOTENCY_HEADER) or None
+        key = idempotency_key(request)
         if key is not None and not (1 <= len(key) <= 100):
             raise serializers.ValidationError({IDEMPOTENCY_HEADER: "1 to 100 characters."})
         if key is not None and key.startswith(CLOSE_KEY_PREFIX):
@@ -138,14 +110,15 @@ class OrderViewSet(
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )
 
-    @extend_schema(request=None, responses={200: OrderOutput})
+    @extend_schema(request=None, responses={200: OrderOutput, 409: None})
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         order = services.order_cancel(order=self.get_object(), actor=user_actor(request.user))
         return Response(OrderOutput(order).data)
 
     @extend_schema(
-        request=AmendInput, responses={202: OrderOutput, 400: None, 403: None, 409: None}
+        request=AmendInput,
+        responses={202: OrderOutput, 400: None, 403: None, 409: None, 503: None},
     )
     @action(detail=True, methods=["post"])
     def amend(self, request, pk=None):
@@ -173,27 +146,14 @@ class OrderViewSet(
         )
         return Response({"canceled": count})
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("account", OpenApiTypes.INT),
-            OpenApiParameter("symbol", OpenApiTypes.STR),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 500, default 100"),
-        ],
-        responses={200: FillOutput(many=True)},
-    )
-    @action(detail=False, methods=["get"])
-    def fills(self, request):
-        """The latest fills on the user's accounts, newest first."""
-        params = request.query_params
-        fills = Fill.objects.filter(account__owner=request.user)
-        if account := params.get("account"):
-            if not account.isdigit():
-                raise serializers.ValidationError({"account": "must be an account id."})
-            fills = fills.filter(account_id=account)
-        if symbol := params.get("symbol"):
-            fills = fills.filter(symbol=symbol)
-        limit = params.get("limit") or "100"
-        if not limit.isdigit() or not 1 <= int(limit) <= 500:
-            raise serializers.ValidationError({"limit": "1 to 500."})
-        fills = fills.order_by("-created_at", "-id")[: int(limit)]
-        return Response(FillOutput(fills, many=True).data)
+
+class FillViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """The latest fills on the user's accounts, newest first, a page at a time."""
+
+    queryset = Fill.objects.none()
+    serializer_class = FillOutput
+    pagination_class = NewestFirst
+    filterset_class = FillFilter
+
+    def get_queryset(self):
+        return Fill.objects.filter(account__owner=self.request.user)

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import BalanceSnapshot
 from common.api import CachedFieldsSerializer, StrictInput
+from common.filters import IdField, WholeNumberField
 from orders.api.serializers import FillOutput
 from positions.models import Balance, Drift, Position
 
@@ -102,7 +103,23 @@ class PortfolioOutput(serializers.Serializer):
 
 
 class CloseAllInput(StrictInput, serializers.Serializer):
-    account = serializers.IntegerField(min_value=1)
+    account = IdField()
+
+
+class AccountQuery(serializers.Serializer):
+    """Query parameters: one of the user's accounts, or all of them."""
+
+    account = IdField(required=False)
+
+
+TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
+
+
+class ChartQuery(serializers.Serializer):
+    account = IdField()
+    symbol = serializers.CharField(max_length=40, help_text="e.g. BTC/USDT")
+    timeframe = serializers.ChoiceField(choices=TIMEFRAMES, default="1m")
+    limit = WholeNumberField(min_value=1, max_value=1000, default=300)
 
 
 class CandleOutput(serializers.Serializer):
@@ -146,3 +163,40 @@ class EquityPointOutput(serializers.Serializer):
 class EquityOutput(serializers.Serializer):
     reference = serializers.CharField()
     points = EquityPointOutput(many=True)
+
+
+def _decimal_text(**kwargs):
+    # Exact decimal text, as long as it needs to be (common.api.json_ready).
+    return serializers.CharField(allow_null=True, help_text="A decimal number.", **kwargs)
+
+
+class DrawdownOutput(serializers.Serializer):
+    fraction = _decimal_text()
+    peak_at = serializers.DateTimeField()
+    peak_equity = _decimal_text()
+    trough_at = serializers.DateTimeField()
+    trough_equity = _decimal_text()
+    recovered_at = serializers.DateTimeField(allow_null=True)
+
+
+class PerformanceOutput(serializers.Serializer):
+    """Performance statistics (positions.performance.PerformanceSummary): null where a
+    statistic needs more than there is (no trades, no losses, a flat curve)."""
+
+    trade_count = serializers.IntegerField()
+    win_count = serializers.IntegerField()
+    loss_count = serializers.IntegerField()
+    net_pnl = _decimal_text()
+    gross_profit = _decimal_text()
+    gross_loss = _decimal_text()
+    win_rate = _decimal_text()
+    average_win = _decimal_text()
+    average_loss = _decimal_text()
+    profit_factor = _decimal_text()
+    expectancy = _decimal_text()
+    total_return = _decimal_text()
+    annualized_return = _decimal_text()
+    max_drawdown = DrawdownOutput(allow_null=True)
+    sharpe = _decimal_text()
+    sortino = _decimal_text()
+    calmar = _decimal_text()

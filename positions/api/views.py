@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 from django.conf import settings
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import mixins, serializers, viewsets
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,18 +15,22 @@ from orders.api.serializers import OrderOutput
 from orders.models import Fill
 from orders.services.common import user_actor
 from positions import selectors, services
+from positions.api.filters import BalanceFilter, PositionFilter
 from positions.api.serializers import (
+    AccountQuery,
     BalanceOutput,
     BalanceSnapshotOutput,
     ChartOutput,
+    ChartQuery,
     CloseAllInput,
     DriftOutput,
     EquityOutput,
+    PerformanceOutput,
     PortfolioOutput,
     PositionOutput,
     SyncJobOutput,
 )
-from positions.models import Position
+from positions.models import Balance, Drift, Position
 
 
 def _user_account(user, account_id):
@@ -38,12 +41,10 @@ def _user_account(user, account_id):
 
 
 def _account_filter(params) -> int | None:
-    value = params.get("account")
-    if value in (None, ""):
-        return None
-    if not str(value).isdigit():
-        raise serializers.ValidationError({"account": "must be an account id."})
-    return int(value)
+    """The optional ``account`` query parameter of the views that are not FilterSet lists."""
+    query = AccountQuery(data=params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data.get("account")
 
 
 class PositionViewSet(
@@ -52,22 +53,14 @@ class PositionViewSet(
     """Positions on the requesting user's accounts."""
 
     serializer_class = PositionOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Position.objects.none()
+    filterset_class = PositionFilter
 
     def get_queryset(self):
-        params = self.request.query_params
-        status = params.get("status")
-        if status and status not in Position.Status.values:
-            raise serializers.ValidationError({"status": "open or closed."})
-        return selectors.position_list(
-            user=self.request.user,
-            filters={
-                "account": _account_filter(params),
-                "status": status,
-                "symbol": params.get("symbol"),
-            },
-        )
+        return selectors.position_list(user=self.request.user)
 
-    @extend_schema(request=None, responses={202: OrderOutput})
+    @extend_schema(request=None, responses={202: OrderOutput, 409: None, 503: None})
     @action(detail=True, methods=["post"])
     def close(self, request, pk=None):
         """Close with a reduce-only market order; answers with that order."""
@@ -76,8 +69,15 @@ class PositionViewSet(
         )
         return Response(OrderOutput(order).data, status=202)
 
-    @extend_schema(request=CloseAllInput, responses={202: OrderOutput(many=True)})
-    @action(detail=False, methods=["post"], url_path="close-all")
+    # Answers every order it placed, unpaged, as the schema says (no list parameters).
+    @extend_schema(request=CloseAllInput, responses={202: OrderOutput(many=True), 503: None})
+    @action(
+        detail=False,
+        methods=["post"],
+        url_path="close-all",
+        pagination_class=None,
+        filter_backends=[],
+    )
     def close_all(self, request):
         data = CloseAllInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -96,7 +96,7 @@ class PositionViewSet(
         "`GET /api/positions/?account=` and `GET /api/balances/?account=`, and the "
         "account's `sync_states` (`positions`, `balances`) show when it ran and any error.",
     )
-    @action(detail=False, methods=["post"])
+    @action(detail=False, methods=["post"], pagination_class=None, filter_backends=[])
     def sync(self, request):
         data = CloseAllInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -113,16 +113,16 @@ class PositionViewSet(
 
 class BalanceViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = BalanceOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Balance.objects.none()
     pagination_class = None
+    filterset_class = BalanceFilter
 
     def get_queryset(self):
-        balances = selectors.balance_list(user=self.request.user)
-        if account := _account_filter(self.request.query_params):
-            balances = balances.filter(account_id=account)
-        return balances
+        return selectors.balance_list(user=self.request.user)
 
-    @extend_schema(responses={200: BalanceSnapshotOutput(many=True)})
-    @action(detail=False, methods=["get"])
+    @extend_schema(parameters=[AccountQuery], responses={200: BalanceSnapshotOutput(many=True)})
+    @action(detail=False, methods=["get"], filter_backends=[])
     def history(self, request):
         snapshots = selectors.balance_history(
             user=request.user, account_id=_account_filter(request.query_params)
@@ -135,6 +135,8 @@ class BalanceViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericView
 
 class DriftViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = DriftOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Drift.objects.none()
 
     def get_queryset(self):
         return selectors.drift_list(user=self.request.user)
@@ -155,7 +157,7 @@ class PortfolioView(APIView):
 
 
 class PerformanceView(APIView):
-    @extend_schema(responses={200: None})
+    @extend_schema(parameters=[AccountQuery], responses={200: PerformanceOutput})
     def get(self, request):
         account_id = _account_filter(request.query_params)
         if account_id is not None:
@@ -163,19 +165,11 @@ class PerformanceView(APIView):
         return Response(selectors.performance(user=request.user, account_id=account_id))
 
 
-TIMEFRAMES = ("1m", "5m", "15m", "1h", "4h", "1d")
-
-
 class ChartView(APIView):
     """Candles of a symbol on one of the user's accounts, with that account's fills."""
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("account", OpenApiTypes.INT, required=True),
-            OpenApiParameter("symbol", OpenApiTypes.STR, required=True),
-            OpenApiParameter("timeframe", OpenApiTypes.STR, enum=TIMEFRAMES),
-            OpenApiParameter("limit", OpenApiTypes.INT, description="1 to 1000, default 300"),
-        ],
+        parameters=[ChartQuery],
         responses={
             200: ChartOutput,
             202: OpenApiResponse(
@@ -184,32 +178,25 @@ class ChartView(APIView):
                 "ask again after Retry-After.",
             ),
             429: TOO_MANY_JOBS,
+            503: None,
         },
-        description="Candles come from a cache a worker fills - the request never waits "
-        "for the exchange. Older ones are shown while newer ones are fetched "
-        "(`refreshing`, `candles_as_of`).",
+        description="Candles the platform keeps (market data), or from a cache a worker "
+        "fills - the request never waits for the exchange. Older ones are shown while "
+        "newer ones are fetched (`refreshing`, `candles_as_of`).",
     )
     def get(self, request):
-        params = request.query_params
-        account_id = _account_filter(params)
-        if account_id is None:
-            raise serializers.ValidationError({"account": "required."})
-        account = _user_account(request.user, account_id)
-        symbol = (params.get("symbol") or "").strip()
-        if not symbol:
-            raise serializers.ValidationError({"symbol": "required, e.g. BTC/USDT."})
-        timeframe = params.get("timeframe") or "1m"
-        if timeframe not in TIMEFRAMES:
-            raise serializers.ValidationError({"timeframe": f"one of {', '.join(TIMEFRAMES)}."})
-        limit = params.get("limit") or "300"
-        if not limit.isdigit() or not 1 <= int(limit) <= 1000:
-            raise serializers.ValidationError({"limit": "1 to 1000."})
+        query = ChartQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        account = _user_account(request.user, query.validated_data["account"])
+        symbol = query.validated_data["symbol"]
+        timeframe = query.validated_data["timeframe"]
+        limit = query.validated_data["limit"]
         with throttled_when_busy():
             candles = services.candles_read(
                 account=account,
                 symbol=symbol,
                 timeframe=timeframe,
-                limit=int(limit),
+                limit=limit,
                 user_id=request.user.pk,
             )
         fills = Fill.objects.filter(account=account, symbol=symbol).order_by("-exchange_ts")[:500]
@@ -235,10 +222,7 @@ class ChartView(APIView):
 class EquityView(APIView):
     """Equity at every balance snapshot, in the portfolio's reference asset."""
 
-    @extend_schema(
-        parameters=[OpenApiParameter("account", OpenApiTypes.INT)],
-        responses={200: EquityOutput},
-    )
+    @extend_schema(parameters=[AccountQuery], responses={200: EquityOutput})
     def get(self, request):
         account_id = _account_filter(request.query_params)
         if account_id is not None:

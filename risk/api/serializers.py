@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from accounts.models import ExchangeAccount
 from common.api import StrictInput
+from common.filters import IdField
 from risk.models import RiskDecision, RiskEvent, RiskLimit, RiskState
 
 
@@ -97,6 +98,11 @@ class RiskStateOutput(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class RiskStatesOutput(serializers.Serializer):
+    global_kill_switch = serializers.BooleanField()
+    accounts = RiskStateOutput(many=True)
+
+
 class RiskEventOutput(serializers.ModelSerializer):
     class Meta:
         model = RiskEvent
@@ -105,9 +111,7 @@ class RiskEventOutput(serializers.ModelSerializer):
 
 
 class KillSwitchInput(StrictInput, serializers.Serializer):
-    account = serializers.IntegerField(
-        min_value=1, required=False, help_text="Omit for the global switch (staff only)."
-    )
+    account = IdField(required=False, help_text="Omit for the global switch (staff only).")
     on = serializers.BooleanField()
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
     panic = serializers.BooleanField(
@@ -116,5 +120,15 @@ class KillSwitchInput(StrictInput, serializers.Serializer):
 
 
 class BreakerResetInput(StrictInput, serializers.Serializer):
-    account = serializers.IntegerField(min_value=1)
+    account = IdField()
     reason = serializers.CharField(max_length=500)
+
+
+class KillSwitchOutput(serializers.Serializer):
+    account = serializers.IntegerField(allow_null=True, help_text="null: the global switch.")
+    on = serializers.BooleanField()
+
+
+class BreakerResetOutput(serializers.Serializer):
+    account = serializers.IntegerField()
+    breaker = serializers.CharField(allow_blank=True, help_text='"": the breaker is closed.')

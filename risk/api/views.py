@@ -12,11 +12,14 @@ from orders.services.common import user_actor
 from risk import services
 from risk.api.serializers import (
     BreakerResetInput,
+    BreakerResetOutput,
     KillSwitchInput,
+    KillSwitchOutput,
     RiskDecisionOutput,
     RiskEventOutput,
     RiskLimitSerializer,
     RiskStateOutput,
+    RiskStatesOutput,
 )
 from risk.models import GlobalRiskState, RiskDecision, RiskEvent, RiskLimit, RiskState
 
@@ -30,6 +33,8 @@ def _account(user, account_id):
 
 class RiskLimitViewSet(IntLookupMixin, viewsets.ModelViewSet):
     serializer_class = RiskLimitSerializer
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = RiskLimit.objects.none()
 
     def get_queryset(self):
         return RiskLimit.objects.filter(owner=self.request.user)
@@ -42,6 +47,8 @@ class RiskDecisionViewSet(
     IntLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
 ):
     serializer_class = RiskDecisionOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = RiskDecision.objects.none()
 
     def get_queryset(self):
         return RiskDecision.objects.filter(account__owner=self.request.user)
@@ -49,13 +56,15 @@ class RiskDecisionViewSet(
 
 class RiskEventViewSet(IntLookupMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
     serializer_class = RiskEventOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = RiskEvent.objects.none()
 
     def get_queryset(self):
         return RiskEvent.objects.filter(account__owner=self.request.user)
 
 
 class RiskStateView(APIView):
-    @extend_schema(responses={200: RiskStateOutput(many=True)})
+    @extend_schema(responses={200: RiskStatesOutput})
     def get(self, request):
         states = RiskState.objects.filter(account__owner=request.user)
         global_state = GlobalRiskState.objects.filter(pk=1).first()
@@ -68,7 +77,7 @@ class RiskStateView(APIView):
 
 
 class KillSwitchView(APIView):
-    @extend_schema(request=KillSwitchInput, responses={200: None})
+    @extend_schema(request=KillSwitchInput, responses={200: KillSwitchOutput})
     def post(self, request):
         data = KillSwitchInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -91,7 +100,7 @@ class KillSwitchView(APIView):
 
 
 class BreakerResetView(APIView):
-    @extend_schema(request=BreakerResetInput, responses={200: None})
+    @extend_schema(request=BreakerResetInput, responses={200: BreakerResetOutput})
     def post(self, request):
         data = BreakerResetInput(data=request.data)
         data.is_valid(raise_exception=True)

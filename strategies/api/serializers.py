@@ -3,6 +3,7 @@ from __future__ import annotations
 from rest_framework import serializers
 
 from common.api import CachedFieldsSerializer, StrictInput
+from common.filters import IdField
 from orders.api.serializers import OrderOutput
 from strategies.models import Signal, Strategy
 
@@ -11,8 +12,8 @@ PCT = {"max_digits": 9, "decimal_places": 6, "min_value": 0, "max_value": 1}
 
 
 class SignalInput(StrictInput, serializers.Serializer):
-    account = serializers.IntegerField(min_value=1, required=False)
-    group = serializers.IntegerField(min_value=1, required=False)
+    account = IdField(required=False)
+    group = IdField(required=False)
     symbol = serializers.CharField(max_length=40)
     action = serializers.ChoiceField(choices=Signal.Action.choices)
     strength = serializers.DecimalField(
@@ -114,3 +115,9 @@ class StrategyOutput(serializers.ModelSerializer):
         model = Strategy
         fields = ["id", "name", "account", "parameters", "enabled", "created_at"]
         read_only_fields = fields
+
+
+class WebhookOutput(serializers.Serializer):
+    signal = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Signal.Status.choices)
+    duplicate = serializers.BooleanField(help_text="The same alert was received before.")

@@ -2,19 +2,27 @@ from __future__ import annotations
 
 import uuid
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from common.api import IntLookupMixin, client_ip
+from common.api import IDEMPOTENCY_HEADER, IntLookupMixin, client_ip, idempotency_key
 from common.db import one_row
 from common.exceptions import PermissionDenied
 from common.throttling import WebhookSourceThrottle
+from positions.api.serializers import PerformanceOutput
 from strategies import services
 from strategies.allowlist import address_allowed
-from strategies.api.serializers import SignalInput, SignalOutput, StrategyOutput, WebhookInput
+from strategies.api.serializers import (
+    SignalInput,
+    SignalOutput,
+    StrategyOutput,
+    WebhookInput,
+    WebhookOutput,
+)
 from strategies.models import Signal, SignalSource, Strategy
 
 # TradingView's published sender addresses (www.tradingview.com/support/solutions/
@@ -29,17 +37,32 @@ class SignalViewSet(
     """Signals of the requesting user; POST sends one (Idempotency-Key: one signal)."""
 
     serializer_class = SignalOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Signal.objects.none()
 
     def get_queryset(self):
         return Signal.objects.filter(source__owner=self.request.user).prefetch_related(
             "orders", "decisions"
         )
 
-    @extend_schema(request=SignalInput, responses={201: SignalOutput, 200: SignalOutput})
+    @extend_schema(
+        request=SignalInput,
+        responses={201: SignalOutput, 200: SignalOutput, 422: None},
+        parameters=[
+            OpenApiParameter(
+                IDEMPOTENCY_HEADER,
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                description="One signal per key (the first 100 characters): the same key "
+                "with the same body returns that signal (200); with a different body it is "
+                "a 422.",
+            )
+        ],
+    )
     def create(self, request):
         data = SignalInput(data=request.data)
         data.is_valid(raise_exception=True)
-        external_id = request.headers.get("Idempotency-Key") or uuid.uuid4().hex
+        external_id = idempotency_key(request) or uuid.uuid4().hex
         signal, created = services.signal_ingest(
             source=services.api_source(user=request.user),
             external_id=external_id[:100],
@@ -65,7 +88,9 @@ class TradingViewWebhook(APIView):
     # Retry-After past WEBHOOK_RATE_PER_SOURCE).
     throttle_classes = [WebhookSourceThrottle]
 
-    @extend_schema(request=WebhookInput, responses={202: None, 200: None, 403: None, 429: None})
+    @extend_schema(
+        request=WebhookInput, responses={202: WebhookOutput, 200: WebhookOutput, 403: None}
+    )
     def post(self, request, source_id: int):
         source = one_row(
             SignalSource, "id = %s AND kind = %s", [source_id, SignalSource.Kind.WEBHOOK]
@@ -104,11 +129,13 @@ class StrategyViewSet(
     """The requesting user's strategies."""
 
     serializer_class = StrategyOutput
+    # The model, for the schema generator (get_queryset() needs a user to scope by).
+    queryset = Strategy.objects.none()
 
     def get_queryset(self):
         return Strategy.objects.filter(owner=self.request.user)
 
-    @extend_schema(responses={200: None})
+    @extend_schema(responses={200: PerformanceOutput})
     @action(detail=True, methods=["get"])
     def performance(self, request, pk=None):
         """Performance of the strategy, measured on its own account: round trips of that

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
@@ -282,10 +283,23 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, with the error answers each operation can give (common/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "common.schema.AutoSchema",
+    # DRF's JSON parser, refusing with a 400 what it let through to a 500: nesting past
+    # the recursion limit, NUL and lone surrogates in strings (common/parsers.py). No
+    # multipart: the API takes no files, and daphne (Twisted) parses a multipart body
+    # before Django does, answering a malformed one with a bare 400 of its own.
+    "DEFAULT_PARSER_CLASSES": [
+        "common.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+    ],
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    # Query parameters of the lists are parsed by FilterSets (<app>/api/filters.py): a
+    # parameter that is not what it says is a 400 naming it.
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    # Every list is paged, 100 rows by default and at most 500 (common/pagination.py).
+    "DEFAULT_PAGINATION_CLASS": "common.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     # A fixed window per identity, one Redis INCR per request (common/throttling.py).
     # Generous for a trading API (100 requests/s per user); the webhook is limited per
