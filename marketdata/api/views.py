@@ -46,7 +46,8 @@ class SubscriptionViewSet(
         return Subscription.objects.filter(owner=self.request.user).order_by("pk")
 
     @extend_schema(
-        request=SubscriptionInput, responses={201: SubscriptionOutput, 200: SubscriptionOutput}
+        request=SubscriptionInput,
+        responses={201: SubscriptionOutput, 200: SubscriptionOutput, 503: None},
     )
     def create(self, request):
         """Subscribe. The same stream again is the same subscription (200)."""
@@ -137,7 +138,7 @@ class CandleViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 class TickerView(APIView):
     """The latest ticker of a symbol, with its age (404 when nobody streams it)."""
 
-    @extend_schema(parameters=[MarketQuery], responses={200: QuoteOutput})
+    @extend_schema(parameters=[MarketQuery], responses={200: QuoteOutput, 404: None})
     def get(self, request):
         query = _query(MarketQuery, request)
         venue = venue_of(query["account"])
@@ -150,7 +151,7 @@ class TickerView(APIView):
 class BookView(APIView):
     """The top levels of a symbol's book (503 when it is stale, 404 when not streamed)."""
 
-    @extend_schema(parameters=[BookQuery], responses={200: BookOutput})
+    @extend_schema(parameters=[BookQuery], responses={200: BookOutput, 404: None, 503: None})
     def get(self, request):
         query = _query(BookQuery, request)
         venue = venue_of(query["account"])
