@@ -94,7 +94,7 @@ class SubscriptionViewSet(
         )
 
     @extend_schema(responses={200: VenueStatusOutput(many=True)})
-    @action(detail=False, methods=["get"])
+    @action(detail=False, methods=["get"], pagination_class=None, filter_backends=[])
     def status(self, request):
         """Per venue of the user's subscriptions: the streams' connection, message rate and
         the age of the last message."""
