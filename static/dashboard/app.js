@@ -446,7 +446,8 @@ if (pageData.pricesPending) setTimeout(refreshPortfolio, 1000);
 const market = pageData.market && window.LightweightCharts ? new MarketPage(pageData.market, null) : null;
 const live = new Live({
   indicator: document.getElementById("conn"),
-  onEvent: (event, payload) => (event.startsWith("market.") ? market?.onEvent(event, payload) : onEvent(event, payload)),
+  onEvent: (event, payload) =>
+    String(event).startsWith("market.") ? market?.onEvent(event, payload) : onEvent(event, payload),
   onResync: () => {
     resync();
     market?.load();
