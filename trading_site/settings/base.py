@@ -50,6 +50,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer carries the policy, those middleware below makes on its own too.
+    "common.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the ASGI process (daphne serves none): from the app
     # folders in development (DEBUG: WHITENOISE_USE_FINDERS), from STATIC_ROOT in production.
@@ -64,6 +66,26 @@ MIDDLEWARE = [
     # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
+
+# What a page may load and run (common/csp.py): our own scripts, styles and sockets only -
+# nothing inline, nothing from elsewhere, never framed. A view that needs more widens it
+# for itself (the Swagger UI: common.csp.csp_update).
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    # lightweight-charts inserts one <style> for TradingView's attribution logo (its
+    # licence's NOTICE asks for the logo): allowed by its hash, for that text only
+    # (static/vendor/lightweight-charts/README.md; a new version needs a new hash).
+    "style-src": ["'self'", "'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='"],
+    "img-src": ["'self'"],
+    "font-src": ["'self'"],
+    # The dashboard's websocket, on this origin (ws:// or wss:// as the page).
+    "connect-src": ["'self'", "websocket-self"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 
 ROOT_URLCONF = "trading_site.urls"
 ASGI_APPLICATION = "trading_site.asgi.application"
@@ -281,6 +303,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # DRF's two, the browsable one with the inline styles its template needs (CSP).
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "common.renderers.BrowsableAPIRenderer",
+    ],
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
