@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db.models import F, QuerySet
 
-from accounts.models import Alert, ExchangeAccount, ExchangeSyncState
+from accounts.models import Alert, ApiToken, ExchangeAccount, ExchangeSyncState
 
 
 def account_list(*, user) -> QuerySet[ExchangeAccount]:
@@ -35,3 +35,7 @@ def alert_list(*, user) -> QuerySet[Alert]:
         .select_related("account")
         .order_by(F("acknowledged_at").desc(nulls_first=True), "-last_seen_at", "-pk")
     )
+
+
+def api_token_list(*, user) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")

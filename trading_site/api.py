@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from accounts.api.urls import alert_urlpatterns
+from accounts.api.urls import alert_urlpatterns, token_urlpatterns
 from common.csp import csp_update
 
 # The Swagger UI under the site's Content-Security-Policy: its page script from the view
@@ -18,6 +18,7 @@ api_docs = csp_update(img_src=["data:"])(
 urlpatterns = [
     path("accounts/", include("accounts.api.urls")),
     path("alerts/", include(alert_urlpatterns)),
+    path("tokens/", include(token_urlpatterns)),
     path("orders/", include("orders.api.urls")),
     path("", include("positions.api.urls")),
     path("", include("strategies.api.urls")),

@@ -130,6 +130,8 @@ def test_the_admin_works_under_the_policy(new_page, make_sim_account):
         "/admin/orders/order/",
         f"/admin/orders/order/{order.pk}/change/",
         "/admin/strategies/signal/",
+        "/admin/accounts/apitoken/",
+        "/admin/accounts/apitoken/add/",
         "/admin/auth/user/",
         f"/admin/auth/user/{admin.pk}/change/",
         "/admin/django_celery_beat/periodictask/add/",

@@ -33,7 +33,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
@@ -298,7 +297,7 @@ CELERY_TIMEZONE = "UTC"
 # --- Django REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "common.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -345,6 +344,11 @@ SPECTACULAR_SETTINGS = {
         "SignalStatusEnum": "strategies.models.Signal.Status",
     },
 }
+
+# API tokens (accounts.models.ApiToken): how long a new one works unless asked otherwise,
+# and the longest a user may ask for.
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
 
 # --- Exchange API secrets --------------------------------------------------------------------
 # django-fernet-encrypted-fields derives Fernet keys from SECRET_KEY (+ fallbacks) and
