@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
+from django.contrib import auth
 from django.utils.cache import patch_cache_control
 
-from common import csp
+from common import csp, sessions
 
 
 class PrivateNoStoreMiddleware:
@@ -41,4 +44,28 @@ class ContentSecurityPolicyMiddleware:
         response = self.get_response(request)
         if csp.HEADER not in response:
             response[csp.HEADER] = csp.policy(request)
+        return response
+
+
+class SessionIdleTimeoutMiddleware:
+    """Logs out a session idle past SESSION_IDLE_SECONDS (common/sessions.py), before the
+    view runs - its sockets close too (realtime.receivers, on user_logged_out) - and
+    stamps the activity of a logged-in user's request. Requests the dashboard makes by
+    itself (sessions.BACKGROUND_HEADER) are checked, never counted as activity. After
+    AuthenticationMiddleware; requests without a session (API tokens) pass untouched."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.background_meta = "HTTP_" + sessions.BACKGROUND_HEADER.upper().replace("-", "_")
+
+    def __call__(self, request):
+        now = time.time()
+        session = request.session
+        if auth.SESSION_KEY in session and sessions.is_idle(session, now):
+            auth.logout(request)
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and auth.SESSION_KEY in request.session:
+            if self.background_meta not in request.META or sessions.LAST_ACTIVITY not in session:
+                sessions.note_activity(request.session, now)
         return response

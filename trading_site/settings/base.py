@@ -59,6 +59,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.middleware.SessionIdleTimeoutMiddleware",
     "common.middleware.PrivateNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -177,6 +178,11 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=1
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "common.api.client_ip"
 AXES_RESET_ON_SUCCESS = True
+# A login ends after this long without the user doing anything (common/sessions.py): at
+# its next request, and its dashboard sockets at that moment. The stored session and its
+# cookie expire with it.
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_MINUTES", default=8 * 60) * 60
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
 # Messages live in the session (server side), not in a cookie: a cookie is signed, not
 # encrypted, and some messages carry what is shown once (a new webhook secret).
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
