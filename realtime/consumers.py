@@ -58,9 +58,7 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             deadline = time.time() + settings.SESSION_IDLE_SECONDS
         while True:
             await asyncio.sleep(max(0.0, deadline - time.time()))
-            deadline = await database_sync_to_async(sessions.stored_deadline)(
-                session_key, user_pk
-            )
+            deadline = await database_sync_to_async(sessions.stored_deadline)(session_key, user_pk)
             if deadline is None or deadline <= time.time():
                 await self.close(code=SESSION_ENDED)
                 return
