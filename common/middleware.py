@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from django.contrib import auth
+from django.http import HttpResponse
 from django.utils.cache import patch_cache_control
 
 from common import csp, sessions
@@ -68,4 +69,24 @@ class SessionIdleTimeoutMiddleware:
         if user is not None and user.is_authenticated and auth.SESSION_KEY in request.session:
             if self.background_meta not in request.META or sessions.LAST_ACTIVITY not in session:
                 sessions.note_activity(request.session, now)
+        return response
+
+
+class LoginBusyMiddleware:
+    """A login refused because the process was already checking its share of passwords
+    (common.backends.BoundedModelBackend) is a 429 with Retry-After, not the form's
+    "wrong password": the password was never checked."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if getattr(request, "login_busy", False):
+            response = HttpResponse(
+                "Too many logins at once: try again in a moment.",
+                status=429,
+                content_type="text/plain; charset=utf-8",
+            )
+            response["Retry-After"] = "1"
         return response

@@ -143,6 +143,9 @@ def _password_login(request, username: str, password: str):
             wait=settings.AXES_COOLOFF_TIME.total_seconds(),
             detail="Too many failed logins: try again later.",
         )
+    if getattr(http_request, "login_busy", False):
+        http_request.login_busy = False  # our JSON answer (common.middleware.LoginBusy...)
+        raise exceptions.Throttled(wait=1, detail="Too many logins at once: try again in a moment.")
     if user is None:
         raise exceptions.AuthenticationFailed("Wrong user name or password.")
     return user

@@ -229,7 +229,7 @@ def _stored_session(user, last_active: float):
 
     session = SessionStore()
     session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[BACKEND_SESSION_KEY] = "common.backends.BoundedModelBackend"
     session[HASH_SESSION_KEY] = user.get_session_auth_hash()
     session[LAST_ACTIVITY] = last_active
     session.create()

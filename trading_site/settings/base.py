@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "common.middleware.PrivateNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A login refused because the process was busy checking passwords: 429.
+    "common.middleware.LoginBusyMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -170,8 +172,11 @@ LOGIN_URL = "admin:login"
 # in the cache (Redis): a flood of bad logins writes no row.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend checking at most LOGIN_CONCURRENT_CHECKS passwords at once per process:
+    # a flood of logins from ever new addresses cannot take every request thread.
+    "common.backends.BoundedModelBackend",
 ]
+LOGIN_CONCURRENT_CHECKS = env.int("LOGIN_CONCURRENT_CHECKS", default=1)
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
