@@ -136,7 +136,9 @@ def test_the_admin_works_under_the_policy(new_page, make_sim_account):
         f"/admin/auth/user/{admin.pk}/change/",
         "/admin/django_celery_beat/periodictask/add/",
     ):
-        assert page.goto(path).status == 200, path
+        response = page.goto(path)
+        assert response.status == 200, path
+        assert "script-src 'self';" in response.headers["content-security-policy"], path
     # The admin's scripts run: the changelist's select-all checkbox ticks every row.
     page.goto("/admin/accounts/exchangeaccount/")
     page.locator("#action-toggle").check()
