@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 
 from accounts import gateway, services
@@ -10,6 +11,7 @@ from accounts.models import (
     AccountGroup,
     AccountGroupMember,
     Alert,
+    ApiToken,
     BalanceSnapshot,
     ExchangeAccount,
     ExchangeSyncState,
@@ -254,3 +256,108 @@ class AlertAdmin(ReadOnlyAdmin):
         for alert in queryset.filter(acknowledged_at__isnull=True):
             services.alert_acknowledge(alert=alert, user=request.user)
         self.message_user(request, "Acknowledged.", messages.SUCCESS)
+
+
+class ApiTokenAddForm(forms.ModelForm):
+    days = forms.IntegerField(
+        min_value=1,
+        help_text="How long it works (at most API_TOKEN_MAX_DAYS).",
+    )
+
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["days"].initial = settings.API_TOKEN_DAYS
+
+    def clean_days(self):
+        days = self.cleaned_data["days"]
+        if days > settings.API_TOKEN_MAX_DAYS:
+            raise forms.ValidationError(f"At most {settings.API_TOKEN_MAX_DAYS} days.")
+        return days
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """API tokens by their first characters: the key is never stored, so never shown -
+    except once, in the message after "Add" makes one. Revoked, not deleted: the row
+    keeps who ended it when."""
+
+    list_display = [
+        "shown_prefix",
+        "user",
+        "name",
+        "state",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+    ]
+    list_select_related = ["user", "revoked_by"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter), "expires_at"]
+    search_fields = ["user__username", "prefix", "name"]
+    readonly_fields = [
+        "shown_prefix",
+        "user",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "revoked_by",
+        "state",
+    ]
+    fields = [*readonly_fields[:2], "name", *readonly_fields[2:]]
+    actions = ["revoke"]
+
+    @admin.display(description="token")
+    def shown_prefix(self, obj):
+        return f"{obj.prefix}…"
+
+    @admin.display(description="state")
+    def state(self, obj):
+        return obj.state()
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiTokenAddForm
+            kwargs["fields"] = ["user", "name", "days"]
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_fields(self, request, obj=None):
+        return ["user", "name", "days"] if obj is None else self.fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        token, key = services.api_token_create(
+            user=form.cleaned_data["user"],
+            name=form.cleaned_data["name"],
+            days=form.cleaned_data["days"],
+        )
+        # The admin goes on with ``obj`` (history, redirect): make it the row just made.
+        for field in token._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(token, field.attname))
+        obj._state.adding = False
+        obj._state.db = token._state.db
+        self.message_user(
+            request,
+            f"API token {token.prefix}… for {token.user}: {key} - copy it now, it is not "
+            "shown again.",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        revoked = 0
+        for token in queryset.filter(revoked_at__isnull=True):
+            services.api_token_revoke(token=token, by=request.user)
+            revoked += 1
+        self.message_user(request, f"{revoked} token(s) revoked.", messages.SUCCESS)

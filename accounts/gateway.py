@@ -134,6 +134,12 @@ def build_client(
     if account.mode == ExchangeAccount.Mode.SIMULATOR:
         from simulator.client import simulator_client
 
+        if not settings.SIMULATOR_URL:
+            raise ValidationFailed(
+                "No exchange simulator here (SIMULATOR_URL is not set): simulator-mode "
+                "accounts cannot connect."
+            )
+
         client = simulator_client(
             settings.SIMULATOR_URL,
             market_type=account.market_type,

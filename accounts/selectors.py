@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import F, QuerySet
 
 from accounts import jobs
-from accounts.models import Alert, ExchangeAccount, ExchangeSyncState
+from accounts.models import Alert, ApiToken, ExchangeAccount, ExchangeSyncState
 
 
 def account_list(*, user) -> QuerySet[ExchangeAccount]:
@@ -63,3 +63,7 @@ def connection_test_status(*, account: ExchangeAccount) -> dict | None:
         "finished_at": found.finished_at,
         "result": found.result,
     }
+
+
+def api_token_list(*, user) -> QuerySet[ApiToken]:
+    return ApiToken.objects.filter(user=user).order_by("-created_at", "-pk")

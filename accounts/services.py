@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from accounts import gateway, jobs
+from accounts import gateway, jobs, tokens
 from accounts.errors import ExchangeFailure, Outcome, classify
-from accounts.models import Alert, ExchangeAccount, ExchangeSyncState
+from accounts.models import Alert, ApiToken, ExchangeAccount, ExchangeSyncState
 from accounts.selectors import connection_test_job
 from common.exceptions import Conflict, ValidationFailed
 from common.keys import encrypting_with_development_key
@@ -486,3 +486,38 @@ def alert_acknowledge(*, alert: Alert, user) -> Alert:
     )
     alert.refresh_from_db()
     return alert
+
+
+def api_token_create(
+    *, user, name: str = "", days: int | None = None, now: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """A new API token for ``user``, valid ``days`` (settings.API_TOKEN_DAYS by default,
+    at most API_TOKEN_MAX_DAYS). Returns the row and the key - the only time the key is
+    known: only its hash is stored."""
+    days = settings.API_TOKEN_DAYS if days is None else days
+    if not 1 <= days <= settings.API_TOKEN_MAX_DAYS:
+        raise ValidationFailed(
+            f"A token lives 1 to {settings.API_TOKEN_MAX_DAYS} days; asked for {days}."
+        )
+    now = now or timezone.now()
+    key = tokens.new_key()
+    token = ApiToken.objects.create(
+        user=user,
+        name=name,
+        prefix=tokens.key_prefix(key),
+        key_hash=tokens.key_hash(key),
+        created_at=now,
+        expires_at=now + timedelta(days=days),
+    )
+    return token, key
+
+
+def api_token_revoke(*, token: ApiToken, by) -> ApiToken:
+    """End ``token`` now (``by``: the user or admin who did). Revoking a revoked token
+    changes nothing: the first revocation's time and person stay."""
+    now = timezone.now()
+    ApiToken.objects.filter(pk=token.pk, revoked_at__isnull=True).update(
+        revoked_at=now, revoked_by=by
+    )
+    token.refresh_from_db(fields=["revoked_at", "revoked_by"])
+    return token

@@ -326,10 +326,11 @@ class Bench:
     # Setup ------------------------------------------------------------------------------
     def create_user(self) -> None:
         from django.contrib.auth import get_user_model
-        from rest_framework.authtoken.models import Token
+
+        from accounts.services import api_token_create
 
         self.user = get_user_model().objects.create_user("bench", "bench@localhost", "x" * 20)
-        self.token = Token.objects.create(user=self.user).key
+        _, self.token = api_token_create(user=self.user, name="bench")
 
     def add_accounts(self, count: int) -> list[int]:
         from accounts.services import account_check_connection, account_create, account_update

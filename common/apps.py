@@ -6,4 +6,5 @@ class CommonConfig(AppConfig):
     verbose_name = "Common"
 
     def ready(self) -> None:
-        from common import checks  # noqa: F401 - registers the system checks
+        # Imported for what importing does: the system checks register, receivers connect.
+        from common import checks, receivers  # noqa: F401

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import time
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.contrib.sessions.backends.base import SessionBase
 
 from accounts.selectors import account_ids_for_user, account_venue_for_user
+from common import sessions
 from realtime.groups import account_group, market_group, session_group, user_group
 
 # The socket closes with this when the session behind it ends (as for no login at all).
@@ -20,9 +26,17 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=SESSION_ENDED)
             return
+        session = self.scope.get("session")
+        # A real session (tests may give a stand-in with a key only) ends when idle.
+        watched = isinstance(session, SessionBase) and bool(session.session_key)
+        deadline = None
+        if watched:
+            deadline = await database_sync_to_async(sessions.idle_deadline)(session)
+            if deadline is not None and deadline <= time.time():
+                await self.close(code=SESSION_ENDED)
+                return
         account_ids = await database_sync_to_async(account_ids_for_user)(user=user)
         self.groups_joined = [user_group(user.pk)] + [account_group(pk) for pk in account_ids]
-        session = self.scope.get("session")
         if session is not None and session.session_key:
             # Logging out ends this session's sockets, not the user's other sessions'.
             self.groups_joined.append(session_group(session.session_key))
@@ -30,8 +44,31 @@ class DashboardConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
         await self.send_json({"event": "hello", "payload": {"accounts": account_ids}})
+        if watched:
+            self.idle_watch = asyncio.create_task(
+                self._close_when_idle(session.session_key, user.pk, deadline)
+            )
+
+    async def _close_when_idle(self, session_key: str, user_pk, deadline: float | None) -> None:
+        """A socket is authenticated once; the session behind it may go idle while it
+        streams (no request comes to log it out). At the session's idle deadline, read it
+        again: still active elsewhere (another tab's requests moved its stamp) - wait for
+        the new deadline; idle, logged out or gone - close, as logging out does."""
+        if deadline is None:
+            deadline = time.time() + settings.SESSION_IDLE_SECONDS
+        while True:
+            await asyncio.sleep(max(0.0, deadline - time.time()))
+            deadline = await database_sync_to_async(sessions.stored_deadline)(session_key, user_pk)
+            if deadline is None or deadline <= time.time():
+                await self.close(code=SESSION_ENDED)
+                return
 
     async def disconnect(self, code):
+        watch = getattr(self, "idle_watch", None)
+        if watch is not None:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 

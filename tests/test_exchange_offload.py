@@ -75,13 +75,13 @@ def web_and_worker(sim, subprocess_env, settings, tmp_path):
 def test_a_users_slow_exchange_requests_do_not_delay_another_users_orders(
     web_and_worker, make_sim_account, sim, wait_for
 ):
-    from rest_framework.authtoken.models import Token
+    from accounts.services import api_token_create
 
     url = web_and_worker
     slow = make_sim_account()
     other = make_sim_account()
-    slow_auth = {"Authorization": f"Token {Token.objects.create(user=slow.owner).key}"}
-    other_auth = {"Authorization": f"Token {Token.objects.create(user=other.owner).key}"}
+    slow_auth = {"Authorization": f"Token {api_token_create(user=slow.owner)[1]}"}
+    other_auth = {"Authorization": f"Token {api_token_create(user=other.owner)[1]}"}
     assert _call("GET", f"{url}/api/orders/", other_auth)[0] == 200
 
     for path in ("/api/v3/*", "/sapi/*", "/fapi/*"):

@@ -105,3 +105,16 @@ def test_the_deploy_check_fails_on_a_bad_or_public_field_encryption_key(settings
 
     with pytest.raises(SystemCheckError, match=error):
         call_command("check", "--deploy", "--tag", "security")
+
+
+def test_production_names_no_simulator_unless_told():
+    """The simulator's control API has no authentication: production points at none by
+    default (simulator-mode accounts are refused), only at one it is given."""
+    show = ["-c", "from trading_site.settings import production as p; print(repr(p.SIMULATOR_URL))"]
+
+    default = run_production(show)
+    given = run_production(show, SIMULATOR_URL="http://simulator:8765")
+
+    assert default.returncode == 0, default.stderr
+    assert default.stdout.strip() == "''"
+    assert given.stdout.strip() == "'http://simulator:8765'"

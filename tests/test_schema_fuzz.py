@@ -143,9 +143,8 @@ def fuzz_server(subprocess_env, simulator, private_redis, tmp_path_factory):
 def _fixture_data(make_sim_account) -> dict:
     """A user with a token, simulator accounts, and a row of every kind the API shows.
     Returns the token and the values the schema's examples name (_with_examples)."""
-    from rest_framework.authtoken.models import Token
-
     from accounts.models import Alert, BalanceSnapshot
+    from accounts.services import api_token_create
     from accounts.tests.factories import UserFactory
     from orders.tests.factories import FillFactory, OrderFactory
     from positions.models import Drift
@@ -191,7 +190,7 @@ def _fixture_data(make_sim_account) -> dict:
     secret = services.source_set_secret(source=webhook)
     strategy = Strategy.objects.create(owner=user, name="s", account=swap)
     return {
-        "token": Token.objects.create(user=user).key,
+        "token": api_token_create(user=user, name="fuzz")[1],
         "paths": {
             "/api/accounts/": spot.pk,
             "/api/alerts/": alert.pk,

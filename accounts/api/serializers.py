@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from accounts.models import Alert, ExchangeAccount, ExchangeSyncState
+from accounts.models import Alert, ApiToken, ExchangeAccount, ExchangeSyncState
 from common.api import StrictInput
 
 
@@ -138,3 +138,42 @@ class AlertOutput(serializers.ModelSerializer):
             "acknowledged_at",
         ]
         read_only_fields = fields
+
+
+class TokenOutput(serializers.ModelSerializer):
+    """An API token as anyone may see it: its first characters, never the key."""
+
+    state = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "prefix", "created_at", "expires_at", "revoked_at", "state"]
+        read_only_fields = fields
+
+    def get_state(self, token) -> str:
+        return token.state()
+
+
+class TokenCreatedOutput(TokenOutput):
+    """The answer that makes a token: the key, this once."""
+
+    key = serializers.CharField(read_only=True)
+
+    class Meta(TokenOutput.Meta):
+        fields = [*TokenOutput.Meta.fields, "key"]
+        read_only_fields = fields
+
+
+class TokenCreateInput(StrictInput, serializers.Serializer):
+    name = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    days = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        help_text="How long it works, in days (default API_TOKEN_DAYS, at most "
+        "API_TOKEN_MAX_DAYS).",
+    )
+    # Without a login (a script): the user's name and password make the token.
+    username = serializers.CharField(max_length=150, required=False, write_only=True)
+    password = serializers.CharField(
+        max_length=4096, required=False, write_only=True, trim_whitespace=False
+    )

@@ -1,6 +1,6 @@
 from rest_framework.routers import SimpleRouter
 
-from accounts.api.views import AccountViewSet, AlertViewSet
+from accounts.api.views import AccountViewSet, AlertViewSet, TokenViewSet
 
 # Typed ids in the paths (<int:pk>), so the schema says so too.
 router = SimpleRouter(use_regex_path=False)
@@ -12,3 +12,8 @@ urlpatterns = router.urls
 alerts_router = SimpleRouter(use_regex_path=False)
 alerts_router.register("", AlertViewSet, basename="alert")
 alert_urlpatterns = alerts_router.urls
+
+# /api/tokens/: the user's API tokens.
+tokens_router = SimpleRouter(use_regex_path=False)
+tokens_router.register("", TokenViewSet, basename="token")
+token_urlpatterns = tokens_router.urls

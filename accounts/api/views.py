@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema
-from rest_framework import mixins, status, viewsets
+from rest_framework import exceptions, mixins, permissions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
@@ -13,8 +15,11 @@ from accounts.api.serializers import (
     AccountUpdateInput,
     AlertOutput,
     ConnectionTestOutput,
+    TokenCreatedOutput,
+    TokenCreateInput,
+    TokenOutput,
 )
-from accounts.models import Alert, ExchangeAccount
+from accounts.models import Alert, ApiToken, ExchangeAccount
 from common.api import IntLookupMixin
 from common.exceptions import NotFound
 
@@ -100,3 +105,73 @@ class AlertViewSet(
     def acknowledge(self, request, pk=None):
         alert = services.alert_acknowledge(alert=self.get_object(), user=request.user)
         return Response(AlertOutput(alert).data)
+
+
+class TokenViewSet(
+    IntLookupMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """The requesting user's API tokens - only their first characters, never a key.
+
+    ``POST`` makes one and answers with its key, that once. A logged-in user (dashboard
+    session, Swagger UI) makes one for themselves; a script without a login sends
+    ``username`` and ``password`` (failed attempts count toward the login lockout, as on
+    the login pages). A token cannot make tokens: one that leaked must not outlive its
+    revocation through the tokens it made. ``POST <id>/revoke/`` ends one now.
+    """
+
+    serializer_class = TokenOutput
+
+    def get_permissions(self):
+        if self.action == "create":
+            return [permissions.AllowAny()]
+        return super().get_permissions()
+
+    def get_queryset(self):
+        return selectors.api_token_list(user=self.request.user)
+
+    @extend_schema(request=TokenCreateInput, responses={201: TokenCreatedOutput})
+    def create(self, request):
+        data = TokenCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = dict(data.validated_data)
+        username, password = values.pop("username", None), values.pop("password", None)
+        if isinstance(request.auth, ApiToken):
+            raise exceptions.PermissionDenied(
+                "A token cannot make tokens: log in, or send username and password."
+            )
+        if username is not None or password is not None:
+            user = _password_login(request, username or "", password or "")
+        elif request.user.is_authenticated:
+            user = request.user
+        else:
+            raise exceptions.NotAuthenticated("Log in, or send username and password.")
+        token, key = services.api_token_create(user=user, **values)
+        token.key = key
+        return Response(TokenCreatedOutput(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses={200: TokenOutput})
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        token = services.api_token_revoke(token=self.get_object(), by=request.user)
+        return Response(TokenOutput(token).data)
+
+
+def _password_login(request, username: str, password: str):
+    """The user whose name and password these are, through Django's authentication and
+    so through django-axes: a locked-out name or address is a 429 before any password is
+    checked, and each failure counts toward the lockout."""
+    http_request = request._request  # axes flags the request Django's middleware sees
+    user = authenticate(http_request, username=username, password=password)
+    if getattr(http_request, "axes_locked_out", False):
+        # Our own JSON answer, not django-axes' page (its middleware looks for the flag).
+        http_request.axes_locked_out = False
+        raise exceptions.Throttled(
+            wait=settings.AXES_COOLOFF_TIME.total_seconds(),
+            detail="Too many failed logins: try again later.",
+        )
+    if getattr(http_request, "login_busy", False):
+        http_request.login_busy = False  # our JSON answer (common.middleware.LoginBusy...)
+        raise exceptions.Throttled(wait=1, detail="Too many logins at once: try again in a moment.")
+    if user is None:
+        raise exceptions.AuthenticationFailed("Wrong user name or password.")
+    return user

@@ -108,3 +108,11 @@ def test_unread_returns_what_the_cache_received_after_the_watch_returned():
         ("3", "open"),
     ]
     assert unread(client, "orders") == []  # read once
+
+
+@override_settings(SIMULATOR_URL="")
+def test_without_a_simulator_url_a_simulator_account_is_refused_not_sent_anywhere():
+    account = ExchangeAccountFactory(mode="simulator")
+
+    with pytest.raises(ValidationFailed, match="SIMULATOR_URL is not set"):
+        gateway.build_client(account)

@@ -22,11 +22,11 @@ def test_a_logged_in_users_pages_are_private_and_not_stored(client):
 
 
 def test_api_answers_are_private_and_not_stored_for_tokens_too():
-    from rest_framework.authtoken.models import Token
+    from accounts.services import api_token_create
 
-    user = UserFactory()
+    _, key = api_token_create(user=UserFactory())
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
 
     response = client.get("/api/orders/")
 

@@ -217,3 +217,97 @@ async def test_an_idle_socket_outlives_the_redis_layers_blocking_receive(setting
     with pytest.raises(asyncio.TimeoutError):
         await asyncio.wait_for(layer.receive(channel), timeout=7)
     await layer.flush()
+
+
+@database_sync_to_async
+def _stored_session(user, last_active: float):
+    """A real stored session logging ``user`` in, last active at ``last_active``."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from common.sessions import LAST_ACTIVITY
+
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "common.backends.BoundedModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session[LAST_ACTIVITY] = last_active
+    session.create()
+    return SessionStore(session_key=session.session_key)
+
+
+async def _connect_to_session(user, session):
+    communicator = WebsocketCommunicator(DashboardConsumer.as_asgi(), "/ws/dashboard/")
+    communicator.scope["user"] = user
+    communicator.scope["session"] = session
+    await database_sync_to_async(session.load)()
+    return communicator
+
+
+async def test_a_socket_closes_when_its_session_goes_idle(settings):
+    import time
+
+    settings.SESSION_IDLE_SECONDS = 3600
+    alice, _ = await _user_with_account("alice's")
+    session = await _stored_session(alice, time.time() - 3600 + 1)  # idle in 1 s
+    communicator = await _connect_to_session(alice, session)
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.receive_json_from()  # hello
+
+    assert await communicator.receive_output(timeout=10) == {
+        "type": "websocket.close",
+        "code": 4401,
+    }
+
+
+async def test_a_socket_of_a_session_kept_active_outlives_its_first_deadline(settings):
+    import time
+
+    from common.sessions import LAST_ACTIVITY
+
+    settings.SESSION_IDLE_SECONDS = 3600
+    alice, _ = await _user_with_account("alice's")
+    session = await _stored_session(alice, time.time() - 3600 + 2)  # idle in 2 s
+    communicator = await _connect_to_session(alice, session)
+    connected, _ = await communicator.connect()
+    assert connected
+    await communicator.receive_json_from()  # hello
+
+    @database_sync_to_async
+    def active_in_another_tab():
+        session[LAST_ACTIVITY] = time.time() - 3600 + 6  # idle in 6 s now
+        session.save()
+
+    await active_in_another_tab()
+
+    # Past the deadline the socket started with, it re-read the session and stays ...
+    assert await communicator.receive_nothing(timeout=4)
+    await communicator.send_json_to({"type": "ping"})
+    assert await communicator.receive_json_from() == {"event": "pong", "payload": {}}
+    # ... until the new one.
+    assert await communicator.receive_output(timeout=10) == {
+        "type": "websocket.close",
+        "code": 4401,
+    }
+
+
+async def test_a_socket_of_an_idle_or_ended_session_is_refused_or_closed(settings):
+    import time
+
+    settings.SESSION_IDLE_SECONDS = 3600
+    alice, _ = await _user_with_account("alice's")
+    idle = await _stored_session(alice, time.time() - 3601)
+    ending = await _stored_session(alice, time.time() - 3600 + 1)
+
+    refused = await _connect_to_session(alice, idle)
+    assert await refused.connect() == (False, 4401)
+
+    # Logged out elsewhere meanwhile (the row deleted): closed at the deadline too, though
+    # the socket's logout message went astray.
+    closing = await _connect_to_session(alice, ending)
+    connected, _ = await closing.connect()
+    assert connected
+    await closing.receive_json_from()  # hello
+    await database_sync_to_async(ending.delete)()
+    assert await closing.receive_output(timeout=10) == {"type": "websocket.close", "code": 4401}

@@ -28,6 +28,9 @@ export async function api(method, url, body) {
     options.body = JSON.stringify(body);
   }
   if (method !== "GET") options.headers["X-CSRFToken"] = csrfToken();
+  // The page's own reads (refreshes after a push, charts) are not the user's doing: they
+  // must not keep an idle session alive (common/sessions.py). Actions and page loads do.
+  else options.headers["X-Background-Refresh"] = "1";
   let response;
   try {
     response = await fetch(url, options);

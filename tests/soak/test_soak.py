@@ -15,14 +15,18 @@ def make_accounts(sim_url: str, balances: dict, per_type: int):
     """The soak's user, API token and simulator accounts (spot and USD-M)."""
     from django.contrib.auth import get_user_model
     from django.test import override_settings
-    from rest_framework.authtoken.models import Token
 
     from accounts import gateway
-    from accounts.services import account_check_connection, account_create, account_update
+    from accounts.services import (
+        account_check_connection,
+        account_create,
+        account_update,
+        api_token_create,
+    )
     from tests.soak.chaos import control
 
     user = get_user_model().objects.create_user("soak", "soak@localhost", "soak-password-123")
-    token = Token.objects.create(user=user).key
+    _, token = api_token_create(user=user, name="soak")
     accounts = []
     for market_type in ("spot", "swap"):
         for n in range(per_type):

@@ -33,7 +33,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -52,6 +51,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every answer carries the policy, those middleware below makes on its own too.
+    "common.middleware.ContentSecurityPolicyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files straight from the ASGI process (daphne serves none): from the app
     # folders in development (DEBUG: WHITENOISE_USE_FINDERS), from STATIC_ROOT in production.
@@ -60,12 +61,35 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "common.middleware.SessionIdleTimeoutMiddleware",
     "common.middleware.PrivateNoStoreMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A login refused because the process was busy checking passwords: 429.
+    "common.middleware.LoginBusyMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into its lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
+
+# What a page may load and run (common/csp.py): our own scripts, styles and sockets only -
+# nothing inline, nothing from elsewhere, never framed. A view that needs more widens it
+# for itself (the Swagger UI: common.csp.csp_update).
+CONTENT_SECURITY_POLICY = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    # lightweight-charts inserts one <style> for TradingView's attribution logo (its
+    # licence's NOTICE asks for the logo): allowed by its hash, for that text only
+    # (static/vendor/lightweight-charts/README.md; a new version needs a new hash).
+    "style-src": ["'self'", "'sha256-3pRED1tOXas1FXFoPb9TGCjmYe9XQsmO9OV23khV2nY='"],
+    "img-src": ["'self'"],
+    "font-src": ["'self'"],
+    # The dashboard's websocket, on this origin (ws:// or wss:// as the page).
+    "connect-src": ["'self'", "websocket-self"],
+    "object-src": ["'none'"],
+    "base-uri": ["'none'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 
 ROOT_URLCONF = "trading_site.urls"
 ASGI_APPLICATION = "trading_site.asgi.application"
@@ -150,14 +174,22 @@ LOGIN_URL = "admin:login"
 # in the cache (Redis): a flood of bad logins writes no row.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend checking at most LOGIN_CONCURRENT_CHECKS passwords at once per process:
+    # a flood of logins from ever new addresses cannot take every request thread.
+    "common.backends.BoundedModelBackend",
 ]
+LOGIN_CONCURRENT_CHECKS = env.int("LOGIN_CONCURRENT_CHECKS", default=1)
 AXES_HANDLER = "axes.handlers.cache.AxesCacheHandler"
 AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_CLIENT_IP_CALLABLE = "common.api.client_ip"
 AXES_RESET_ON_SUCCESS = True
+# A login ends after this long without the user doing anything (common/sessions.py): at
+# its next request, and its dashboard sockets at that moment. The stored session and its
+# cookie expire with it.
+SESSION_IDLE_SECONDS = env.int("SESSION_IDLE_MINUTES", default=8 * 60) * 60
+SESSION_COOKIE_AGE = SESSION_IDLE_SECONDS
 # Messages live in the session (server side), not in a cookie: a cookie is signed, not
 # encrypted, and some messages carry what is shown once (a new webhook secret).
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
@@ -279,7 +311,7 @@ CELERY_TIMEZONE = "UTC"
 # --- Django REST framework -------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "common.authentication.TokenAuthentication",
+        "accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -292,6 +324,11 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": [
         "common.parsers.JSONParser",
         "rest_framework.parsers.FormParser",
+    ],
+    # DRF's two, the browsable one with the inline styles its template needs (CSP).
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "common.renderers.BrowsableAPIRenderer",
     ],
     "EXCEPTION_HANDLER": "common.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
@@ -337,6 +374,11 @@ SPECTACULAR_SETTINGS = {
         "OrderOriginEnum": "orders.models.Order.Origin",
     },
 }
+
+# API tokens (accounts.models.ApiToken): how long a new one works unless asked otherwise,
+# and the longest a user may ask for.
+API_TOKEN_DAYS = env.int("API_TOKEN_DAYS", default=90)
+API_TOKEN_MAX_DAYS = env.int("API_TOKEN_MAX_DAYS", default=365)
 
 # --- Exchange API secrets --------------------------------------------------------------------
 # django-fernet-encrypted-fields derives Fernet keys from SECRET_KEY (+ fallbacks) and

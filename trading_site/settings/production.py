@@ -35,6 +35,11 @@ DATABASES = {
 REDIS_URL = required("REDIS_URL", env.str("REDIS_URL", default=""))
 globals().update(redis_settings(REDIS_URL))
 
+# Real exchanges only, unless a simulator is named for a rehearsal: no default pointing at
+# one (its control API has no authentication). Simulator-mode accounts are refused
+# without it (accounts.gateway).
+SIMULATOR_URL = env.str("SIMULATOR_URL", default="")
+
 # HTTPS is terminated by the load balancer in front of daphne.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)

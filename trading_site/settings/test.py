@@ -11,6 +11,12 @@ SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105
 ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
 FIELD_ENCRYPTION_KEYS = ["2PUdC-W5ihO3ZOagRKBr4eCRxZp2Uu26qx5H0LuiVkQ="]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# A process a test starts may check passwords as production does (the abuse test: a login
+# attempt costs there what it costs in production); MD5 last, for the tests' own users.
+if env.bool("TEST_PRODUCTION_PASSWORD_HASHING", default=False):
+    from django.conf import global_settings
+
+    PASSWORD_HASHERS = [*global_settings.PASSWORD_HASHERS, *PASSWORD_HASHERS]
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if not REDIS_URL:

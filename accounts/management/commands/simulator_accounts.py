@@ -44,6 +44,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, demo: str | None = None, **options):
+        if not settings.SIMULATOR_URL:
+            raise CommandError("SIMULATOR_URL is not set: there is no simulator to register with.")
         created = self._ensure_demo(demo) if demo else []
         registered = 0
         for account in ExchangeAccount.objects.filter(
