@@ -19,7 +19,6 @@ import http.client
 import json
 import os
 import random
-import socket
 import statistics
 import string
 import subprocess
@@ -34,7 +33,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from common.testing import poll_until
-from tests.conftest import BASE_DIR, stop_process_group
+from tests.conftest import BASE_DIR, free_port, stop_process_group
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
@@ -47,12 +46,6 @@ P99_BOUND = 1.0
 LOGIN_FAILURE_LIMIT = 10  # the default (settings: LOGIN_FAILURE_LIMIT)
 WEBHOOK_RATE = 600  # per source and minute, the default (WEBHOOK_RATE_PER_SOURCE)
 
-# Shapes that still answer 500 on this branch: deeply nested JSON makes the JSON parser
-# raise RecursionError, which the API does not turn into a 400 yet (being fixed on the
-# input-hardening branch). Their answers are counted and printed, not asserted here;
-# test_deeply_nested_json_is_refused_with_a_400 says what they must become.
-PENDING_500 = {"webhook nested array", "webhook nested object", "token nested"}
-
 JSON = {"Content-Type": "application/json"}
 NESTED_ARRAY = "[" * 50_000 + "]" * 50_000
 NESTED_OBJECT = '{"a":' * 20_000 + "1" + "}" * 20_000
@@ -62,18 +55,12 @@ HUGE = json.dumps({"secret": "guess", "padding": "x" * 3_000_000})  # past the 2
 DAPHNE = [sys.executable, "-m", "daphne", "-b", "127.0.0.1"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def web(subprocess_env, tmp_path_factory):
     """daphne serving trading_site.asgi as production runs it - its request threads, one
     proxy in front whose X-Forwarded-For it trusts, passwords hashed as production hashes
     them (a wrong login costs what it costs there); yields its port."""
-    port = _free_port()
+    port = free_port()
     log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
     env = {
         **subprocess_env,
@@ -317,9 +304,6 @@ def test_a_flood_of_bad_alerts_and_logins_stores_nothing_and_orders_stay_answere
     after = _counts()
 
     total = sum(sum(c.values()) for c in tally.statuses.values())
-    pending = {
-        name: dict(tally.statuses[name]) for name in PENDING_500 if 500 in tally.statuses[name]
-    }
     report = [f"flood: {total} requests in {ABUSE_SECONDS:.0f} s from {FLOOD_THREADS} threads"]
     for shape in all_shapes:
         statuses = dict(sorted(tally.statuses[shape.name].items(), key=str))
@@ -329,8 +313,6 @@ def test_a_flood_of_bad_alerts_and_logins_stores_nothing_and_orders_stay_answere
             f"order reads {label}: {len(values)}, p50 {statistics.median(values) * 1000:.1f} ms,"
             f" p99 {_percentile(values, 0.99) * 1000:.1f} ms, max {max(values) * 1000:.1f} ms"
         )
-    if pending:
-        report.append(f"still 500 (pending the input-hardening branch): {pending}")
     print("\n" + "\n".join(report))  # noqa: T201 - the figures are this test's output
 
     assert not any(thread.is_alive() for thread in flooders)
@@ -342,11 +324,9 @@ def test_a_flood_of_bad_alerts_and_logins_stores_nothing_and_orders_stay_answere
     unexpected = {
         shape.name: dict(tally.statuses[shape.name])
         for shape in all_shapes
-        if shape.name not in PENDING_500 and set(tally.statuses[shape.name]) - shape.allowed
+        if set(tally.statuses[shape.name]) - shape.allowed
     }
     assert unexpected == {}
-    for name in PENDING_500:  # a 500 at worst, never a hang or a dropped connection
-        assert set(tally.statuses[name]) <= {400, 429, 500}, (name, tally.statuses[name])
     # The limits answered: one address is locked out of every login after the limit...
     for name in ("dashboard login", "admin login", "token endpoint"):
         statuses = tally.statuses[name]
@@ -371,11 +351,6 @@ def test_a_flood_of_bad_alerts_and_logins_stores_nothing_and_orders_stay_answere
         ("/api/tokens/", NESTED_OBJECT),
     ],
     ids=["webhook nested array", "webhook nested object", "token nested"],
-)
-@pytest.mark.xfail(
-    strict=False,
-    reason="deeply nested JSON is a 500 (RecursionError in the JSON parser) until the "
-    "input-hardening branch is merged",
 )
 def test_deeply_nested_json_is_refused_with_a_400(client, path, body):
     from accounts.tests.factories import UserFactory

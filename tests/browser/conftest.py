@@ -9,17 +9,12 @@ must reach the browser's socket.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 
-from common.testing import poll_until
-from tests.conftest import BASE_DIR, Worker, stop_process_group
+from tests.conftest import BASE_DIR, WebServer, Worker
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOTS = BASE_DIR / "docs" / "screenshots"
@@ -62,12 +57,6 @@ def redis_channel_layer(settings, layer_prefix):
     channel_layers.backends.clear()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def browser_env(subprocess_env, simulator, layer_prefix) -> dict[str, str]:
     from django.conf import settings
@@ -85,42 +74,12 @@ def browser_env(subprocess_env, simulator, layer_prefix) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def asgi_server(browser_env, tmp_path_factory) -> str:
     """daphne serving trading_site.asgi on a free port; yields its base URL."""
-    port = _free_port()
-    log_path = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    with log_path.open("a") as log:
-        proc = subprocess.Popen(  # noqa: S603
-            [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "trading_site.asgi:application",
-            ],
-            cwd=BASE_DIR,
-            env=browser_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    url = f"http://127.0.0.1:{port}"
-
-    def answering() -> bool:
-        if proc.poll() is not None:
-            pytest.fail(f"daphne exited early:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(f"{url}/login/", timeout=2) as answer:  # noqa: S310
-                return answer.status == 200
-        except OSError:
-            return False
-
+    server = WebServer(browser_env, tmp_path_factory.mktemp("daphne") / "daphne.log")
     try:
-        poll_until(answering, timeout=60, message="daphne to answer")
-        yield url
+        server.wait_until_answering()
+        yield server.url
     finally:
-        stop_process_group(proc)
+        server.stop()
 
 
 @pytest.fixture(scope="module")
